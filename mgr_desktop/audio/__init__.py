@@ -1,0 +1,1 @@
+"""Audio sources: file decoding, capture, playback, and the ring buffer they share. No Qt."""

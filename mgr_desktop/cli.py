@@ -1,0 +1,90 @@
+"""`mgr-desktop`: the window by default, subcommands for headless use.
+
+Heavy imports (torch, Qt) happen inside the subcommand that needs them, so `--help` is instant
+and the window can appear before torch has loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from mgr_desktop import __version__
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+DEVICE_HELP = "compute device: auto (CUDA > MPS > CPU), cpu, cuda or mps"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mgr-desktop",
+        description="Music genre recognition. With no command, opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"mgr-desktop {__version__}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log details, and tracebacks for unexpected errors",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "classify",
+        help="classify audio files or folders",
+        description="Classify audio files; folders are searched recursively.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="audio file or folder")
+    p.add_argument("--model", required=True, metavar="FILE", help="model file (.safetensors)")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "csv"),
+        default="text",
+        help="text (default), json (one object per line) or csv",
+    )
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    p.add_argument(
+        "--hop",
+        type=float,
+        default=1.5,
+        metavar="SECONDS",
+        help="hop between 3 s analysis windows (default 1.5)",
+    )
+    _add_verbose(p)
+    return parser
+
+
+def _add_verbose(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log details, and tracebacks for unexpected errors",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s: %(message)s" if not verbose else "%(name)s: %(message)s",
+    )
+    command = args.command or "gui"
+    try:
+        if command == "classify":
+            from mgr_desktop.commands.classify import run
+        else:
+            parser.error(f"the {command} command is not available in this build")
+        return run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

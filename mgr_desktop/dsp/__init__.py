@@ -1,0 +1,1 @@
+"""Signal processing: the one log-mel implementation. No Qt."""

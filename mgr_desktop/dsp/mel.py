@@ -1,0 +1,98 @@
+"""The only log-mel implementation: torch STFT + librosa's Slaney mel filterbank.
+
+Runs batched on CPU, CUDA or MPS. Matches `librosa.feature.melspectrogram` followed by
+`librosa.power_to_db(ref=1.0, top_db=None)` (tested), then clamps to a fixed dB range.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+
+from mgr_desktop.config import FeatureConfig
+
+
+@functools.lru_cache(maxsize=8)
+def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
+    """(n_mels, 1 + n_fft // 2) Slaney-normalised filters, identical to librosa's default."""
+    import librosa  # deferred: importing librosa costs ~0.5 s, only paid when a model is built
+
+    return librosa.filters.mel(
+        sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax
+    ).astype(np.float32)
+
+
+def mel_frequencies(cfg: FeatureConfig) -> np.ndarray:
+    """Centre frequency in Hz of each mel band, for axis labels."""
+    import librosa
+
+    fmax = cfg.fmax if cfg.fmax is not None else cfg.nyquist
+    return librosa.mel_frequencies(n_mels=cfg.n_mels + 2, fmin=cfg.fmin, fmax=fmax)[1:-1]
+
+
+class LogMel(torch.nn.Module):
+    """waveform (..., samples) -> log-mel in dB (..., n_mels, frames), clamped to the config."""
+
+    def __init__(self, cfg: FeatureConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        # torch's default hann_window is periodic, which is what librosa's "hann" uses.
+        self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
+        self.register_buffer("filters", torch.from_numpy(mel_filterbank(cfg)), persistent=False)
+
+    def power(self, wave: torch.Tensor) -> torch.Tensor:
+        lead = wave.shape[:-1]
+        spec = torch.stft(
+            wave.reshape(-1, wave.shape[-1]),
+            n_fft=self.cfg.n_fft,
+            hop_length=self.cfg.hop_length,
+            window=self.window,
+            center=True,
+            pad_mode="constant",
+            return_complex=True,
+        )
+        power = torch.view_as_real(spec).pow(2).sum(-1)
+        mel = torch.matmul(self.filters, power)
+        return mel.reshape(*lead, *mel.shape[-2:])
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return power_to_db(self.power(wave), self.cfg)
+
+
+def power_to_db(power: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
+    ref_db = 10.0 * np.log10(max(cfg.amin, cfg.ref_power))
+    db = 10.0 * torch.log10(power.clamp_min(cfg.amin)) - ref_db
+    return db.clamp(cfg.db_floor, cfg.db_ceiling)
+
+
+def normalise(db: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
+    """dB -> model input scale (roughly zero mean, unit variance on music)."""
+    return (db - cfg.norm_mean) / cfg.norm_std
+
+
+def frame_windows(
+    db: torch.Tensor, cfg: FeatureConfig, hop_seconds: float
+) -> tuple[torch.Tensor, list[tuple[float, float]]]:
+    """Cut a whole-track log-mel (n_mels, frames) into (n, n_mels, segment_frames) windows.
+
+    Training crops from the same whole-track features, so train and inference see identical
+    framing. The last window is aligned to the end so the tail of the track is always covered.
+    Returns the windows and their (start, end) times in seconds.
+    """
+    width = cfg.segment_frames
+    total = db.shape[-1]
+    if total < width:
+        db = torch.nn.functional.pad(db, (0, width - total), value=cfg.db_floor)
+        total = width
+    step = cfg.seconds_to_frames(hop_seconds)
+    starts = list(range(0, total - width + 1, step))
+    if starts[-1] != total - width:
+        starts.append(total - width)
+    windows = db.unfold(-1, width, 1)[..., starts, :]  # (n_mels, n, width): a view, no copy
+    windows = windows.movedim(-2, 0)
+    times = [
+        (cfg.frame_to_seconds(s), cfg.frame_to_seconds(s) + cfg.segment_seconds) for s in starts
+    ]
+    return windows, times

@@ -1,0 +1,1 @@
+"""Waveform -> per-window probabilities -> track verdict. The engine has no Qt."""

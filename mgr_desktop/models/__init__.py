@@ -1,0 +1,1 @@
+"""Genre models, the name -> builder registry, and safe checkpoint files."""

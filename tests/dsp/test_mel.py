@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import pytest
+import torch
+
+from mgr_desktop.config import FeatureConfig
+from mgr_desktop.dsp.mel import LogMel, frame_windows
+
+CFG = FeatureConfig()
+# Stated tolerance: within 0.01 dB of librosa wherever the power is above -80 dB re full scale.
+TOL_DB = 0.01
+
+
+def _music_like(seconds: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * CFG.sample_rate)) / CFG.sample_rate
+    x = sum(
+        rng.uniform(0.05, 0.3) * np.sin(2 * np.pi * rng.uniform(50, 8000) * t) for _ in range(12)
+    )
+    return (x + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def _librosa_db(y: np.ndarray) -> np.ndarray:
+    s = librosa.feature.melspectrogram(
+        y=y, sr=CFG.sample_rate, n_fft=CFG.n_fft, hop_length=CFG.hop_length, n_mels=CFG.n_mels
+    )
+    return librosa.power_to_db(s, ref=1.0, amin=CFG.amin, top_db=None)
+
+
+@pytest.mark.parametrize("seconds", [3.0, 7.3])
+def test_matches_librosa_melspectrogram_and_power_to_db(seconds: float) -> None:
+    y = _music_like(seconds, seed=int(seconds))
+    ref = _librosa_db(y)
+    ours = LogMel(CFG)(torch.from_numpy(y)).numpy()
+    assert ours.shape == ref.shape
+    loud = ref > -80
+    assert loud.mean() > 0.5
+    assert np.abs(ours[loud] - ref[loud]).max() < TOL_DB
+    # below the fixed floor ours is clamped, by design
+    assert ours.min() >= CFG.db_floor and ours.max() <= CFG.db_ceiling
+
+
+def test_three_second_window_has_130_frames() -> None:
+    assert CFG.segment_frames == 130
+    out = LogMel(CFG)(torch.zeros(CFG.segment_samples))
+    assert out.shape == (128, 130)
+
+
+def test_batched_equals_one_by_one() -> None:
+    mel = LogMel(CFG)
+    batch = torch.from_numpy(np.stack([_music_like(3.0, s) for s in range(4)]))
+    together = mel(batch)
+    assert together.shape == (4, 128, 130)
+    for i in range(4):
+        torch.testing.assert_close(together[i], mel(batch[i]), atol=1e-4, rtol=0)
+
+
+def test_silence_is_the_floor_not_minus_infinity() -> None:
+    out = LogMel(CFG)(torch.zeros(CFG.segment_samples))
+    assert torch.isfinite(out).all() and (out == CFG.db_floor).all()
+
+
+def test_frame_windows_cover_the_track_end_to_end() -> None:
+    db = torch.arange(1293, dtype=torch.float32).expand(128, -1)  # a 30 s track
+    windows, times = frame_windows(db, CFG, hop_seconds=1.5)
+    assert windows.shape[1:] == (128, 130)
+    assert times[0][0] == 0.0
+    assert windows[-1, 0, -1] == 1292  # last window ends on the last frame
+    starts = [int(w[0, 0]) for w in windows]
+    assert starts[:3] == [0, 65, 130] and len(starts) == 19
+
+
+def test_frame_windows_pad_a_short_signal_to_one_window() -> None:
+    windows, times = frame_windows(torch.zeros(128, 60), CFG, 1.5)
+    assert windows.shape == (1, 128, 130)
+    assert (windows[0, :, 60:] == CFG.db_floor).all()
+    assert times == [(0.0, 3.0)]

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mgr_desktop.inference.engine import Engine, FileFailure, TrackResult
+from tests.helpers import tone, write
+
+
+@pytest.fixture(scope="module")
+def engine(cnn_model: Path) -> Engine:
+    return Engine.from_file(cnn_model, "cpu")
+
+
+def test_track_verdict_is_the_mean_log_probability(engine: Engine) -> None:
+    wave = np.random.default_rng(0).standard_normal(22050 * 12).astype(np.float32) * 0.1
+    result = engine.classify_waveform(wave, "x")
+    windows = np.stack([s.probabilities for s in result.segments])
+    expected = torch.softmax(torch.from_numpy(np.log(windows)).mean(0), -1).numpy()
+    got = np.array([result.probabilities[lab] for lab in engine.labels])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert result.genre == engine.labels[int(expected.argmax())]
+    assert result.confidence == pytest.approx(expected.max(), abs=1e-6)
+    assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_segments_are_three_seconds_with_hop_and_cover_the_end(engine: Engine) -> None:
+    result = engine.classify_waveform(np.zeros(22050 * 30, np.float32))
+    assert len(result.segments) == 19
+    assert all(s.end - s.start == pytest.approx(3.0) or s.end == 30.0 for s in result.segments)
+    assert result.segments[1].start == pytest.approx(1.5, abs=0.02)
+    assert result.segments[-1].end == pytest.approx(30.0, abs=0.03)
+
+
+def test_short_clip_is_padded_to_one_window(engine: Engine) -> None:
+    result = engine.classify_waveform(tone(1.3), "short")
+    assert len(result.segments) == 1 and result.duration == pytest.approx(1.3)
+    assert result.segments[0].end == pytest.approx(1.3)  # never claims audio that is not there
+
+
+def test_deterministic(engine: Engine) -> None:
+    wave = tone(7.0, freq=220)
+    a, b = engine.classify_waveform(wave), engine.classify_waveform(wave)
+    assert a.probabilities == b.probabilities
+
+
+def test_batch_keeps_order_and_continues_past_failures(engine: Engine, tmp_path: Path) -> None:
+    good1 = write(tmp_path / "a.wav", tone(4.0), 22050)
+    bad = tmp_path / "b.wav"
+    bad.write_text("not audio")
+    good2 = write(tmp_path / "c.flac", tone(5.0, 44100), 44100)
+    results = list(engine.classify_files([good1, bad, good2]))
+    assert [r.path for r in results] == [str(good1), str(bad), str(good2)]
+    assert isinstance(results[0], TrackResult) and isinstance(results[2], TrackResult)
+    assert isinstance(results[1], FileFailure) and "text" in results[1].error
+    # the batch path gives the same answer as the one-file path
+    assert results[2].probabilities == engine.classify_file(good2).probabilities
+
+
+def test_live_window_matches_the_file_path_on_one_window(engine: Engine) -> None:
+    wave = tone(3.0, freq=330)
+    live = engine.classify_window(wave)
+    whole = engine.classify_waveform(wave)
+    np.testing.assert_allclose(live, whole.segments[0].probabilities, atol=1e-6)
+
+
+def test_labels_come_from_the_checkpoint(tmp_path: Path) -> None:
+    from tests.helpers import make_model_file
+
+    path = make_model_file(tmp_path / "three.safetensors", labels=("a", "b", "c"))
+    result = Engine.from_file(path, "cpu").classify_waveform(tone(3.0))
+    assert set(result.probabilities) == {"a", "b", "c"}

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import urllib.error
+
+import pytest
+import torch
+
+from mgr_desktop.models import resnet
+from mgr_desktop.models.registry import ARCHITECTURES, UnknownArchitectureError, build_model
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("n_classes", [2, 10, 17])
+def test_models_map_log_mel_windows_to_n_logits(arch: str, n_classes: int) -> None:
+    model = build_model(arch, n_classes).eval()
+    with torch.no_grad():
+        out = model(torch.randn(3, 1, 128, 130))
+    assert out.shape == (3, n_classes)
+    assert torch.isfinite(out).all()
+
+
+def test_registry_refuses_unknown_names_without_evaluating_them() -> None:
+    with pytest.raises(UnknownArchitectureError, match="unknown architecture"):
+        build_model("__import__('os').system('true')", 10)
+    with pytest.raises(ValueError, match="at least 2"):
+        build_model("cnn", 1)
+
+
+def test_resnet_offline_starts_from_scratch_with_a_clear_message(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """No network and an empty cache: a model still comes back, and the user is told why."""
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+
+    def offline(*a: object, **k: object) -> None:
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    messages: list[str] = []
+    model = build_model("resnet18", 10, pretrained=True, on_message=messages.append)
+    assert model.conv1.in_channels == 1 and model.fc.out_features == 10
+    assert len(messages) == 1
+    assert "not available" in messages[0] and "random weights" in messages[0]
+
+
+def test_resnet_pretrained_stem_is_the_sum_of_the_rgb_filters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from torchvision.models import resnet18
+
+    fake = resnet18(weights=None).state_dict()  # stands in for the ImageNet download
+    monkeypatch.setattr(resnet, "imagenet_state_dict", lambda *a, **k: dict(fake))
+    model = build_model("resnet18", 10, pretrained=True)
+    torch.testing.assert_close(model.conv1.weight, fake["conv1.weight"].sum(1, keepdim=True))
+    torch.testing.assert_close(model.layer1[0].conv1.weight, fake["layer1.0.conv1.weight"])
+    assert model.fc.out_features == 10
