@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="hop between 3 s analysis windows (default 1.5)",
     )
     _add_verbose(p)
+
+    from mgr_desktop.commands import evaluate, train
+
+    train.add_parser(sub, DEVICE_HELP)
+    evaluate.add_parser(sub, DEVICE_HELP)
     return parser
 
 
@@ -78,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if command == "classify":
             from mgr_desktop.commands.classify import run
+        elif command == "train":
+            from mgr_desktop.commands.train import run
+        elif command == "evaluate":
+            from mgr_desktop.commands.evaluate import run
         else:
             parser.error(f"the {command} command is not available in this build")
         return run(args)

@@ -1,0 +1,1 @@
+"""Training: GTZAN discovery, feature cache, splits, the one training loop, evaluation. No Qt."""

@@ -1,0 +1,95 @@
+"""From a dataset folder to what the loop needs: labels, a split by track, cached features."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mgr_desktop.config import FeatureConfig
+from mgr_desktop.paths import cache_dir
+from mgr_desktop.train.cache import FeatureCache
+from mgr_desktop.train.discover import DatasetError, DatasetReport, Track, discover
+from mgr_desktop.train.splits import Split, fault_filtered_split, kfold_splits, random_split
+
+EventSink = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class TrainData:
+    labels: list[str]
+    features_cfg: FeatureConfig
+    split: Split
+    features: dict[str, np.ndarray]  # track path -> float16 dB (n_mels, frames)
+    root: str
+    report: DatasetReport | None = None
+
+    def arrays(self, part: str) -> tuple[list[np.ndarray], list[int]]:
+        tracks: list[Track] = getattr(self.split, part)
+        index = {lab: i for i, lab in enumerate(self.labels)}
+        return [self.features[str(t.path)] for t in tracks], [index[t.label] for t in tracks]
+
+
+def make_splits(report: DatasetReport, split: str, seed: int, folds: int = 5) -> list[Split]:
+    if split == "random":
+        return [random_split(report.tracks, seed)]
+    if split == "fault-filtered":
+        return [fault_filtered_split(report.tracks)]
+    if split == "kfold":
+        return kfold_splits(report.tracks, folds, seed)
+    raise ValueError(f"unknown split {split!r} (random, fault-filtered, kfold)")
+
+
+def prepare(
+    root: str | os.PathLike[str],
+    split: str = "random",
+    seed: int = 0,
+    folds: int = 5,
+    cache: str | os.PathLike[str] | None = None,
+    features_cfg: FeatureConfig | None = None,
+    on_event: EventSink | None = None,
+    stop: threading.Event | None = None,
+) -> list[TrainData]:
+    """Discover, split by track, and cache features (one TrainData per fold)."""
+    emit = on_event or (lambda e: None)
+    cfg = features_cfg or FeatureConfig()
+    report = discover(root)
+    emit({"kind": "dataset", "report": report.to_json(), "summary": report.summary()})
+    splits = make_splits(report, split, seed, folds)
+    needed = sorted({t.path for s in splits for t in (*s.train, *s.valid, *s.test)}, key=str)
+    store = FeatureCache(cache or cache_dir() / "features", cfg)
+    emit({"kind": "cache_start", "total": len(needed)})
+    built = store.build(
+        needed,
+        on_progress=lambda done, total, path: emit(
+            {"kind": "cache_progress", "done": done, "total": total, "path": path}),
+        stop=stop,
+    )  # fmt: skip
+    for path, reason in built.failures:
+        emit({"kind": "message", "text": f"skipped {path}: {reason}"})
+    emit(
+        {
+            "kind": "cache_done",
+            "total": len(needed),
+            "hits": built.hits,
+            "failed": len(built.failures),
+        }
+    )
+    ok = set(built.features)
+    out = []
+    for s in splits:
+        kept = Split(*[[t for t in getattr(s, p) if str(t.path) in ok]
+                       for p in ("train", "valid", "test")], name=s.name)  # fmt: skip
+        if not kept.train or not kept.valid or not kept.test:
+            raise DatasetError(f"{root}: too few readable tracks for a train/valid/test split")
+        out.append(TrainData(report.labels, cfg, kept, built.features, str(report.root), report))
+    return out
+
+
+def resolve_root(root: str | os.PathLike[str]) -> Path:
+    return Path(root).expanduser().resolve()

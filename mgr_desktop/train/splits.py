@@ -1,0 +1,118 @@
+"""Train/valid/test splits, always by track: no window of a held-out track is ever trained on."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from mgr_desktop.train.discover import DatasetError, Track
+
+SPLITS = ("random", "fault-filtered", "kfold")
+
+
+@dataclass(frozen=True)
+class Split:
+    train: list[Track]
+    valid: list[Track]
+    test: list[Track]
+    name: str = "random"
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {k: [str(t.path) for t in getattr(self, k)] for k in ("train", "valid", "test")}
+
+    def check_disjoint(self) -> None:
+        seen: dict[str, str] = {}
+        for part in ("train", "valid", "test"):
+            for t in getattr(self, part):
+                if str(t.path) in seen:
+                    raise AssertionError(f"{t.path} in both {seen[str(t.path)]} and {part}")
+                seen[str(t.path)] = part
+
+
+def _by_label(tracks: list[Track]) -> dict[str, list[Track]]:
+    groups: dict[str, list[Track]] = defaultdict(list)
+    for t in tracks:
+        groups[t.label].append(t)
+    return groups
+
+
+def random_split(
+    tracks: list[Track], seed: int = 0, fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+) -> Split:
+    """Stratified: each genre is split in the same proportions, seeded."""
+    rng = np.random.default_rng(seed)
+    parts: tuple[list[Track], list[Track], list[Track]] = ([], [], [])
+    for label, group in sorted(_by_label(tracks).items()):
+        if len(group) < 3:
+            raise DatasetError(f"genre {label!r} has {len(group)} tracks; a split needs at least 3")
+        order = [group[i] for i in rng.permutation(len(group))]
+        n_valid = max(1, round(fractions[1] * len(group)))
+        n_test = max(1, round(fractions[2] * len(group)))
+        n_train = len(group) - n_valid - n_test
+        parts[0].extend(order[:n_train])
+        parts[1].extend(order[n_train : n_train + n_valid])
+        parts[2].extend(order[n_train + n_valid :])
+    return Split(*parts, name="random")
+
+
+def kfold_splits(tracks: list[Track], k: int = 5, seed: int = 0) -> list[Split]:
+    """k stratified folds; fold i tests on part i, validates on part i+1, trains on the rest."""
+    if k < 3:
+        raise ValueError("k-fold needs k >= 3 (one part each for test and validation)")
+    rng = np.random.default_rng(seed)
+    folds: list[list[Track]] = [[] for _ in range(k)]
+    for label, group in sorted(_by_label(tracks).items()):
+        if len(group) < k:
+            raise DatasetError(f"genre {label!r} has {len(group)} tracks; {k} folds need {k}")
+        for j, i in enumerate(rng.permutation(len(group))):
+            folds[j % k].append(group[i])
+    return [
+        Split(
+            train=[t for j in range(k) if j not in (i, (i + 1) % k) for t in folds[j]],
+            valid=folds[(i + 1) % k],
+            test=folds[i],
+            name=f"kfold-{i + 1}of{k}",
+        )
+        for i in range(k)
+    ]
+
+
+def published_lists(name: str = "fault-filtered") -> dict[str, list[str]]:
+    """The split lists shipped with the app, as file stems per subset."""
+    base = resources.files("mgr_desktop") / "data" / "splits" / name
+    out = {}
+    for part in ("train", "valid", "test"):
+        lines = (base / f"{part}.txt").read_text(encoding="utf-8").split()
+        out[part] = [line.rsplit("/", 1)[-1].rsplit(".", 1)[0] for line in lines]
+    return out
+
+
+def fault_filtered_split(tracks: list[Track]) -> Split:
+    """Kereliuk et al.'s artist- and fault-filtered GTZAN split, matched by file stem; tracks
+    not in the lists (the filtered-out faults) are left out."""
+    lists = published_lists("fault-filtered")
+    by_stem = {t.stem: t for t in tracks}
+    parts = {}
+    missing: list[str] = []
+    for part, stems in lists.items():
+        parts[part] = [by_stem[s] for s in stems if s in by_stem]
+        missing += [s for s in stems if s not in by_stem]
+    if not any(parts.values()):
+        raise DatasetError(
+            "none of the fault-filtered split's tracks are in this folder; it needs GTZAN's file "
+            "names (blues.00029.wav, ...). Use --split random for other data."
+        )
+    if not parts["train"] or not parts["valid"] or not parts["test"]:
+        raise DatasetError("the fault-filtered split has an empty subset for this folder")
+    split = Split(parts["train"], parts["valid"], parts["test"], name="fault-filtered")
+    if missing:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "fault-filtered split: %d listed tracks are missing from this folder (e.g. %s)",
+            len(missing), ", ".join(missing[:3]),
+        )  # fmt: skip
+    return split
