@@ -26,3 +26,18 @@ def gtzan_mini_root() -> Path:
             " (scripts/run-tests does when ../shared is beside the clone)"
         )
     return root
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4 genres x 6 tracks x 6 s: enough for the loop's mechanics, seconds to train."""
+    from mgr_desktop.train.synthetic import make_corpus
+
+    return make_corpus(
+        tmp_path_factory.mktemp("small"), n_classes=4, tracks_per_class=6, seconds=6.0, seed=1
+    )
+
+
+@pytest.fixture(scope="session")
+def feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("feature-cache")

@@ -243,6 +243,7 @@ def fit(
                 if perm is not None:
                     loss = lam * loss + (1 - lam) * loss_fn(logits.float(), y[perm])
             optimizer.zero_grad(set_to_none=True)
+            lr = scheduler.get_last_lr()[0]  # the rate this batch uses
             if scaler:
                 scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)
@@ -267,7 +268,7 @@ def fit(
                     "batch": b,
                     "batches": len(batches),
                     "loss": float(loss.detach()),
-                    "lr": scheduler.get_last_lr()[0],
+                    "lr": lr,
                     "elapsed": time.perf_counter() - t0,
                 }
             )
