@@ -7,6 +7,7 @@ Runs batched on CPU, CUDA or MPS. Matches `librosa.feature.melspectrogram` follo
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -40,25 +41,58 @@ class LogMel(torch.nn.Module):
         self.cfg = cfg
         # torch's default hann_window is periodic, which is what librosa's "hann" uses.
         self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
-        self.register_buffer("filters", torch.from_numpy(mel_filterbank(cfg)), persistent=False)
+        filters = torch.from_numpy(mel_filterbank(cfg))
+        self.register_buffer("filters", filters, persistent=False)
+        self.register_buffer("filters_t", filters.T.contiguous(), persistent=False)
 
-    def power(self, wave: torch.Tensor) -> torch.Tensor:
+    def power(self, wave: torch.Tensor, center: bool = True) -> torch.Tensor:
         lead = wave.shape[:-1]
         spec = torch.stft(
             wave.reshape(-1, wave.shape[-1]),
             n_fft=self.cfg.n_fft,
             hop_length=self.cfg.hop_length,
             window=self.window,
-            center=True,
+            center=center,
             pad_mode="constant",
             return_complex=True,
         )
+        # torch.stft's result is frames-major underneath: (frames, freq) @ (freq, mels) on the
+        # transposed views runs ~2x faster than filters @ power on one core.
+        spec = spec.transpose(-1, -2)
         power = (spec * spec.conj()).real  # |X|^2; 5x faster on CPU than view_as_real().pow(2)
-        mel = torch.matmul(self.filters, power)
+        mel = torch.matmul(power, self.filters_t).transpose(-1, -2)
         return mel.reshape(*lead, *mel.shape[-2:])
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        return power_to_db(self.power(wave), self.cfg)
+    def forward(self, wave: torch.Tensor, center: bool = True) -> torch.Tensor:
+        return power_to_db(self.power(wave, center), self.cfg)
+
+
+class MelStream:
+    """New log-mel columns for a live signal, for the scrolling spectrogram: each call returns
+    the frames completed since the last one (no centre padding; n_fft of context)."""
+
+    def __init__(self, mel: LogMel) -> None:
+        self.mel = mel
+        self.cfg = mel.cfg
+        self.next_frame_end = mel.cfg.n_fft  # sample index where the next frame ends
+
+    def update(
+        self, written: int, latest: Callable[[int], np.ndarray], max_frames: int = 512
+    ) -> np.ndarray:
+        hop, n_fft = self.cfg.hop_length, self.cfg.n_fft
+        if written < self.next_frame_end:
+            return np.zeros((self.cfg.n_mels, 0), np.float32)
+        frames = 1 + (written - self.next_frame_end) // hop
+        if frames > max_frames:  # fell behind (e.g. the window was hidden): skip ahead
+            self.next_frame_end += (frames - max_frames) * hop
+            frames = max_frames
+        span = n_fft + (frames - 1) * hop
+        end = self.next_frame_end + (frames - 1) * hop
+        chunk = latest(written - end + span)[:span]
+        with torch.inference_mode():
+            cols = self.mel(torch.from_numpy(chunk), center=False).numpy()
+        self.next_frame_end = end + hop
+        return cols
 
 
 def power_to_db(power: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:

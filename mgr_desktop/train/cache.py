@@ -69,7 +69,7 @@ class FeatureCache:
             db = self._mel(torch.from_numpy(wave)).numpy().astype(np.float16)
         buf = io.BytesIO()
         np.save(buf, db, allow_pickle=False)
-        write_bytes_atomic(self.entry(path), buf.getvalue())
+        write_bytes_atomic(self.entry(path), buf.getvalue(), durable=False)
         return db
 
     def build(

@@ -1,0 +1,66 @@
+"""The live readout: the last 3 s of a ring buffer -> smoothed genre probabilities.
+
+Shared by the window's microphone mode (through the Qt worker) and `mgr-desktop listen`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from mgr_desktop.audio.ringbuffer import RingBuffer
+from mgr_desktop.inference.engine import Engine
+
+
+@dataclass(frozen=True)
+class Readout:
+    time: float  # seconds since listening started
+    genre: str
+    confidence: float
+    probabilities: dict[str, float]  # smoothed
+    level_db: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "time": round(self.time, 3),
+            "genre": self.genre,
+            "confidence": round(self.confidence, 4),
+            "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
+            "level_db": round(self.level_db, 1),
+        }
+
+
+class LiveAnalyzer:
+    """Exponentially smoothed probabilities; `smoothing` is the weight of the past."""
+
+    def __init__(self, engine: Engine, smoothing: float = 0.6) -> None:
+        self.engine = engine
+        self.smoothing = smoothing
+        self._smoothed: np.ndarray | None = None
+        self._t0 = time.monotonic()
+
+    def reset(self) -> None:
+        self._smoothed = None
+        self._t0 = time.monotonic()
+
+    def analyze(self, window: np.ndarray, level_db: float) -> Readout:
+        probs = self.engine.classify_window(window)
+        if self._smoothed is None:
+            self._smoothed = probs
+        else:
+            self._smoothed = self.smoothing * self._smoothed + (1 - self.smoothing) * probs
+        s = self._smoothed / self._smoothed.sum()
+        best = int(s.argmax())
+        labels = self.engine.labels
+        return Readout(
+            time.monotonic() - self._t0,
+            labels[best],
+            float(s[best]),
+            {lab: float(p) for lab, p in zip(labels, s, strict=True)},
+            level_db,
+        )
+
+    def analyze_ring(self, ring: RingBuffer, level_db: float) -> Readout:
+        return self.analyze(ring.latest(self.engine.cfg.segment_samples), level_db)
