@@ -54,10 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_verbose(p)
 
-    from mgr_desktop.commands import evaluate, train
+    from mgr_desktop.commands import evaluate, listen, train
 
     train.add_parser(sub, DEVICE_HELP)
     evaluate.add_parser(sub, DEVICE_HELP)
+    listen.add_parser(sub, DEVICE_HELP)
+    g = sub.add_parser(
+        "gui",
+        help="open the window (the default)",
+        description="Open the window, optionally with files to analyse.",
+    )
+    g.add_argument("files", nargs="*", metavar="FILE", help="audio files or folders to analyse")
+    g.add_argument("--model", metavar="FILE", help="model to use (default: the last one used)")
+    _add_verbose(g)
     return parser
 
 
@@ -87,6 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mgr_desktop.commands.train import run
         elif command == "evaluate":
             from mgr_desktop.commands.evaluate import run
+        elif command == "listen":
+            from mgr_desktop.commands.listen import run
+        elif command == "gui":
+            from mgr_desktop.gui.app import run_gui
+
+            return run_gui(getattr(args, "files", []), getattr(args, "model", None))
         else:
             parser.error(f"the {command} command is not available in this build")
         return run(args)

@@ -1,0 +1,91 @@
+"""`mgr-desktop listen`: the live readout in a terminal, from the window's capture code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from mgr_desktop.cli import EXIT_OK, EXIT_USAGE
+from mgr_desktop.commands.common import fail_usage, load_engine
+
+READOUT_S = 0.25
+
+
+def add_parser(sub: Any, device_help: str) -> None:
+    p = sub.add_parser(
+        "listen",
+        help="print the live genre readout from a microphone",
+        description="Listen to an input device and print a readout from the last "
+        "3 s, four times a second.",
+    )
+    p.add_argument("--model", required=True, metavar="FILE")
+    p.add_argument("--device", metavar="N", help="input device index or name (default: system)")
+    p.add_argument(
+        "--seconds", type=float, metavar="S", help="stop after S seconds (default: until Ctrl+C)"
+    )
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--compute", default="auto", help=device_help)
+    p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mgr_desktop.audio.capture import Capture
+    from mgr_desktop.audio.devices import AudioDeviceError, default_device, list_devices
+    from mgr_desktop.inference.live import LiveAnalyzer
+
+    device: int | str | None = args.device
+    if isinstance(device, str) and device.isdigit():
+        device = int(device)
+    try:
+        if args.list_devices:
+            for d in list_devices("input"):
+                print(
+                    f"{d.index:3d}  {d.name} ({d.hostapi}, {d.channels} ch)"
+                    + ("  [default]" if d.is_default else "")
+                )
+            return EXIT_OK
+        if device is None:
+            default_device("input")  # a clear "no input device" before loading the model
+    except AudioDeviceError as e:
+        return fail_usage(str(e))
+    engine = load_engine(args.model, args.compute)
+    if engine is None:
+        return EXIT_USAGE
+    capture = Capture(engine.cfg.sample_rate, device)
+    try:
+        capture.start()
+    except AudioDeviceError as e:
+        return fail_usage(str(e))
+    analyzer = LiveAnalyzer(engine)
+    end = time.monotonic() + args.seconds if args.seconds else None
+    next_at = time.monotonic() + READOUT_S
+    try:
+        while end is None or time.monotonic() < end:
+            time.sleep(max(0.0, min(next_at, end or next_at) - time.monotonic()))
+            next_at += READOUT_S
+            capture.pump()
+            if capture.ring.written < engine.cfg.segment_samples // 3:
+                continue
+            r = analyzer.analyze_ring(capture.ring, capture.level_db())
+            if args.format == "json":
+                print(json.dumps(r.to_json()), flush=True)
+            else:
+                top = sorted(r.probabilities.items(), key=lambda kv: -kv[1])[1:3]
+                rest = ", ".join(f"{g} {p:.0%}" for g, p in top)
+                print(
+                    f"{r.time:6.1f} s  {r.genre:>10} {r.confidence:4.0%}  ({rest})  "
+                    f"level {r.level_db:5.1f} dBFS",
+                    flush=True,
+                )
+    except AudioDeviceError as e:
+        print(f"mgr-desktop: error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        capture.stop()
+    if capture.overflows:
+        print(f"note: {capture.overflows} input overflows", file=sys.stderr)
+    return EXIT_OK

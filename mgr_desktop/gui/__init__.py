@@ -1,0 +1,1 @@
+"""The Qt window. Everything below this package works without Qt."""

@@ -1,0 +1,73 @@
+"""The verdict: the top genre in large type, its confidence, and one bar per genre."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+
+from mgr_desktop.gui.theme import genre_colour
+
+
+class GenreReadout(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.genre = QLabel("—")
+        font = QFont(self.font())
+        font.setPointSizeF(font.pointSizeF() * 2.6)
+        font.setBold(True)
+        self.genre.setFont(font)
+        self.genre.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.confidence = QLabel("")
+        self.confidence.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.grid = QGridLayout()
+        self.grid.setVerticalSpacing(3)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.genre)
+        layout.addWidget(self.confidence)
+        layout.addLayout(self.grid)
+        layout.addStretch(1)
+        self.bars: dict[str, QProgressBar] = {}
+        self.labels: list[str] = []
+
+    def set_labels(self, labels: list[str]) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        self.labels = list(labels)
+        self.bars = {}
+        for row, label in enumerate(self.labels):
+            name = QLabel(label)
+            bar = QProgressBar()
+            bar.setRange(0, 1000)
+            bar.setTextVisible(False)
+            bar.setFixedHeight(max(10, self.fontMetrics().height() - 4))
+            bar.setStyleSheet(f"QProgressBar::chunk {{ background: {genre_colour(row).name()}; }}")
+            self.grid.addWidget(name, row, 0)
+            self.grid.addWidget(bar, row, 1)
+            self.bars[label] = bar
+        self.clear()
+
+    def clear(self, message: str = "—") -> None:
+        self.genre.setText(message)
+        self.confidence.setText("")
+        for bar in self.bars.values():
+            bar.setValue(0)
+
+    def show_probabilities(self, probabilities: dict[str, float], caption: str = "") -> None:
+        if not probabilities:
+            return
+        if list(probabilities) != self.labels:
+            self.set_labels(list(probabilities))
+        best = max(probabilities, key=probabilities.__getitem__)
+        self.genre.setText(best)
+        top = sorted(probabilities.items(), key=lambda kv: -kv[1])[:3]
+        runners = ", ".join(f"{g} {p:.0%}" for g, p in top[1:])
+        self.confidence.setText(
+            f"{probabilities[best]:.0%} confident · then {runners}"
+            + (f"\n{caption}" if caption else "")
+        )
+        for label, p in probabilities.items():
+            self.bars[label].setValue(round(p * 1000))
+            self.bars[label].setToolTip(f"{label}: {p:.1%}")

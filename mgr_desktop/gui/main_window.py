@@ -1,0 +1,420 @@
+"""The main window: wires panels to the worker threads, menus, shortcuts and settings."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QThread, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mgr_desktop.gui.files_panel import FilesPanel
+from mgr_desktop.gui.listen_panel import ListenPanel
+from mgr_desktop.gui.model_picker import ModelPicker
+from mgr_desktop.gui.settings import Key, Settings
+from mgr_desktop.gui.spectrogram_view import COLORMAPS
+from mgr_desktop.inference.worker import FileWorker, LiveWorker
+
+log = logging.getLogger(__name__)
+AUDIO_FILTER = "Audio (*.wav *.au *.aif *.aiff *.flac *.ogg *.opus *.mp3 *.m4a);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    # requests to the worker threads (queued connections)
+    _warm_up = Signal()
+    _load_model = Signal(str, str)
+    _classify = Signal(list)
+    _load_track = Signal(str)
+    _analyze_live = Signal(object, float)
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        model: str | None = None,
+        files: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings or Settings()
+        self.setWindowTitle("mgr-desktop")
+        self.setAcceptDrops(True)
+        self.engine: Any = None
+        self.backend_ready = False
+        self._pending_model = model or self.settings.get(Key.ACTIVE_MODEL)
+        self._pending_files = list(files or [])
+
+        self.file_thread, self.file_worker = QThread(self), FileWorker()
+        self.live_thread, self.live_worker = QThread(self), LiveWorker()
+        self.file_thread.setObjectName("file-worker")
+        self.live_thread.setObjectName("live-worker")
+        self.file_worker.moveToThread(self.file_thread)
+        self.live_worker.moveToThread(self.live_thread)
+
+        self.files = FilesPanel()
+        self.listen = ListenPanel(self.live_worker)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.files, "Files")
+        self.tabs.addTab(self.listen, "Listen")
+        self.train_tab = self._make_train_tab()
+        self.tabs.addTab(self.train_tab, "Train")
+        self.empty_state = self._make_empty_state()
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.empty_state)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+        self.picker = ModelPicker()
+        self.picker.model_chosen.connect(self.use_model)
+        self.model_info = QLabel("loading…")
+        toolbar = QToolBar("Model")
+        toolbar.setObjectName("model-toolbar")
+        toolbar.setMovable(False)
+        toolbar.addWidget(QLabel(" Model: "))
+        toolbar.addWidget(self.picker)
+        open_model = QPushButton("Open model…")
+        open_model.clicked.connect(self.open_model_dialog)
+        toolbar.addWidget(open_model)
+        toolbar.addWidget(self.model_info)
+        self.addToolBar(toolbar)
+        self._make_menus()
+        self._connect_workers()
+        self._restore_settings()
+        self._refresh_picker()
+        self._update_model_state()
+        self.file_thread.start()
+        self.live_thread.start()
+
+    # -- construction -----------------------------------------------------------------------
+    def _make_empty_state(self) -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        text = QLabel(
+            "<b>No model yet.</b> Train one on your own GTZAN copy, or open a model "
+            "file. The spectrogram and playback work without one."
+        )
+        text.setWordWrap(True)
+        train = QPushButton("Train a model…")
+        train.clicked.connect(lambda: self.tabs.setCurrentWidget(self.train_tab))
+        open_ = QPushButton("Open model…")
+        open_.clicked.connect(self.open_model_dialog)
+        row.addWidget(text, 1)
+        row.addWidget(train)
+        row.addWidget(open_)
+        return box
+
+    def _make_train_tab(self) -> QWidget:
+        try:
+            from mgr_desktop.gui.train_tab import TrainTab
+        except ImportError:
+            return QLabel("Training from the window is not available in this build.")
+        tab = TrainTab(self.settings)
+        tab.model_ready.connect(self._trained_model_ready)
+        return tab
+
+    def _make_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action(
+            file_menu, "&Open files…", self.open_files_dialog, QKeySequence.StandardKey.Open
+        )
+        self._action(file_menu, "Open &folder…", self.open_folder_dialog, "Ctrl+Shift+O")
+        self._action(file_menu, "Open &model…", self.open_model_dialog, "Ctrl+M")
+        self._action(file_menu, "&Export results as CSV…", self.export_csv, "Ctrl+E")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        play = bar.addMenu("&Playback")
+        self._action(play, "Play / pause", self.files.toggle_play)  # Space: see below
+        self._action(play, "Stop", self.files.stop, "Ctrl+.")
+        listen = bar.addMenu("&Listen")
+        self.listen_action = self._action(
+            listen, "Start / stop &listening", self.toggle_listen, "Ctrl+L"
+        )
+        view = bar.addMenu("&View")
+        cmaps = view.addMenu("Colour map")
+        for name in COLORMAPS:
+            self._action(cmaps, name, lambda n=name: self.set_colormap(n))
+        theme = view.addMenu("Theme")
+        for name in ("system", "dark", "light"):
+            self._action(theme, name.capitalize(), lambda n=name: self.set_theme(n))
+        dbr = view.addMenu("dB range")
+        for low, high in ((-100, 40), (-80, 20), (-70, 10), (-60, 0)):
+            self._action(
+                dbr, f"{low} to {high} dB", lambda lo=low, hi=high: self.set_db_range(lo, hi)
+            )
+        # Space toggles playback anywhere in the window except while typing in a text field.
+        self.space = QShortcut(QKeySequence("Space"), self)
+        self.space.activated.connect(self.files.toggle_play)
+        self.files.add_files.clicked.connect(self.open_files_dialog)
+        self.files.add_folder.clicked.connect(self.open_folder_dialog)
+        self.files.export.clicked.connect(self.export_csv)
+
+    def _action(self, menu: Any, text: str, slot: Any, shortcut: Any = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _connect_workers(self) -> None:
+        fw, lw = self.file_worker, self.live_worker
+        self._warm_up.connect(fw.warm_up)
+        self._load_model.connect(fw.load_model)
+        self._classify.connect(fw.classify)
+        self._load_track.connect(fw.load_track)
+        self._analyze_live.connect(lw.analyze)
+        fw.backend_ready.connect(self._on_backend_ready)
+        fw.model_loaded.connect(self._on_model_loaded)
+        fw.model_failed.connect(self._on_model_failed)
+        fw.file_started.connect(self.files.on_started)
+        fw.file_done.connect(self.files.on_done)
+        fw.file_failed.connect(self.files.on_failed)
+        fw.track_loaded.connect(self.files.on_track_loaded)
+        fw.track_failed.connect(self.files.on_track_failed)
+        lw.readout.connect(self.listen.on_readout)
+        lw.failed.connect(self.show_message)
+        self.files.track_requested.connect(self._load_track)
+        self.files.classify_requested.connect(self._classify)
+        self.files.message.connect(self.show_message)
+        self.listen.window_ready.connect(self._analyze_live)
+        self.listen.message.connect(self.show_message)
+
+    # -- start-up: the window shows first, then torch loads on the worker --------------------
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if not self.backend_ready and not getattr(self, "_warming", False):
+            self._warming = True
+            QTimer.singleShot(0, self._warm_up.emit)
+            QTimer.singleShot(0, self._populate_devices)
+
+    def _on_backend_ready(self) -> None:
+        from mgr_desktop.config import FeatureConfig
+        from mgr_desktop.dsp.mel import mel_frequencies
+
+        self.backend_ready = True
+        band_hz = mel_frequencies(FeatureConfig())
+        for view in (self.files.spectrogram, self.listen.spectrogram):
+            view.set_mel_axis(band_hz)
+        if self._pending_model:
+            self.use_model(self._pending_model)
+        else:
+            self.model_info.setText("")
+        if self._pending_files:
+            self.files.add_paths(self._pending_files)
+            self._pending_files = []
+
+    def _populate_devices(self) -> None:
+        from mgr_desktop.audio.devices import AudioDeviceError, list_devices
+
+        for combo, kind, key in (
+            (self.files.output_device, "output", Key.OUTPUT_DEVICE),
+            (self.listen.input_device, "input", Key.INPUT_DEVICE),
+        ):
+            combo.clear()
+            combo.addItem("System default", None)
+            try:
+                for d in list_devices(kind):
+                    combo.addItem(f"{d.name} ({d.hostapi})", d.name)
+            except AudioDeviceError as e:
+                self.show_message(str(e))
+            saved = self.settings.get(key)
+            i = combo.findData(saved) if saved else 0
+            combo.setCurrentIndex(max(0, i))
+
+    # -- models -----------------------------------------------------------------------------
+    def use_model(self, path: str) -> None:
+        if not path:
+            return
+        if not self.backend_ready:
+            self._pending_model = path
+            return
+        self.model_info.setText(f"loading {Path(path).name}…")
+        self._load_model.emit(path, str(self.settings.get(Key.COMPUTE_DEVICE)))
+
+    def _on_model_loaded(self, engine: Any, device: str) -> None:
+        self.engine = engine
+        self._pending_model = None
+        path = str(engine.path)
+        self.settings.set(Key.ACTIVE_MODEL, path)
+        known = self.settings.get(Key.KNOWN_MODELS)
+        if path not in known:
+            self.settings.set(Key.KNOWN_MODELS, [*known, path])
+        self.live_worker.set_engine(engine)
+        info = engine.info
+        self.model_info.setText(
+            f" {info.name or Path(path).stem} · {info.arch} · {len(info.labels)} genres · {device}"
+        )
+        self.model_info.setToolTip("Genres: " + ", ".join(info.labels))
+        self.listen.set_feature_config(engine.cfg)
+        self.listen.readout.set_labels(list(info.labels))
+        self._refresh_picker()
+        self._update_model_state()
+        self.files.requeue_all()
+        self.statusBar().showMessage(f"Model {Path(path).name} ready on {device}", 5000)
+
+    def _on_model_failed(self, path: str, reason: str) -> None:
+        self._pending_model = None
+        if self.settings.get(Key.ACTIVE_MODEL) == path and self.engine is None:
+            self.settings.set(Key.ACTIVE_MODEL, "")
+        self.model_info.setText("")
+        self._refresh_picker()
+        self.show_message(f"Cannot use model {path}: {reason}", error=True)
+
+    def _refresh_picker(self) -> None:
+        active = str(self.engine.path) if self.engine is not None else None
+        self.picker.refresh(self.settings.get(Key.KNOWN_MODELS), active)
+
+    def _update_model_state(self) -> None:
+        has = self.engine is not None
+        self.empty_state.setVisible(not has)
+        self.files.has_model = has
+        self.listen.has_model = has
+
+    def _trained_model_ready(self, path: str) -> None:
+        self._refresh_picker()
+        self.statusBar().showMessage(f"New model: {path}", 8000)
+
+    # -- actions ----------------------------------------------------------------------------
+    def add_paths(self, paths: list[str]) -> None:
+        if not self.backend_ready:
+            self._pending_files += paths
+        else:
+            self.files.add_paths(paths)
+        self.tabs.setCurrentWidget(self.files)
+
+    def open_files_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Open audio files", self.settings.get(Key.LAST_DIR, ""), AUDIO_FILTER
+        )
+        if paths:
+            self.settings.set(Key.LAST_DIR, str(Path(paths[0]).parent))
+            self.add_paths(paths)
+
+    def open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Open a folder of audio", self.settings.get(Key.LAST_DIR, "")
+        )
+        if folder:
+            self.settings.set(Key.LAST_DIR, folder)
+            self.add_paths([folder])
+
+    def open_model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open model",
+            self.settings.get(Key.LAST_DIR, ""),
+            "mgr-desktop models (*.safetensors);;All files (*)",
+        )
+        if path:
+            self.use_model(path)
+
+    def export_csv(self) -> None:
+        if not self.files.file_count():
+            self.show_message("Nothing to export yet: add some files first.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export results", "genres.csv", "CSV (*.csv)")
+        if path:
+            try:
+                self.files.model.export_csv(path)
+            except OSError as e:
+                self.show_message(f"Cannot write {path}: {e.strerror or e}", error=True)
+                return
+            self.statusBar().showMessage(f"Saved {path}", 5000)
+
+    def toggle_listen(self) -> None:
+        self.tabs.setCurrentWidget(self.listen)
+        self.listen.toggle()
+
+    def set_colormap(self, name: str) -> None:
+        self.settings.set(Key.COLORMAP, name)
+        for view in (self.files.spectrogram, self.listen.spectrogram):
+            view.set_colormap(name)
+
+    def set_db_range(self, low: float, high: float) -> None:
+        self.settings.set(Key.DB_MIN, low)
+        self.settings.set(Key.DB_MAX, high)
+        for view in (self.files.spectrogram, self.listen.spectrogram):
+            view.set_levels(low, high)
+
+    def set_theme(self, name: str) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        from mgr_desktop.gui.theme import apply_theme
+
+        self.settings.set(Key.THEME, name)
+        apply_theme(QApplication.instance(), name)  # type: ignore[arg-type]
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        log.warning("%s", text)
+        self.statusBar().showMessage(text, 10000)
+        if error and self.isVisible():
+            QMessageBox.warning(self, "mgr-desktop", text)
+
+    # -- drag and drop ----------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.add_paths(paths)
+
+    # -- settings and shutdown --------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geometry = s.get(Key.GEOMETRY)
+        if geometry:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1200, 780)
+        splitter = s.get(Key.SPLITTER)
+        if splitter:
+            self.files.splitter.restoreState(splitter)
+        self.tabs.setCurrentIndex(int(s.get(Key.TAB, 0) or 0))
+        self.set_colormap(str(s.get(Key.COLORMAP)))
+        self.set_db_range(float(s.get(Key.DB_MIN)), float(s.get(Key.DB_MAX)))
+
+    def _save_settings(self) -> None:
+        s = self.settings
+        s.set(Key.GEOMETRY, self.saveGeometry())
+        s.set(Key.SPLITTER, self.files.splitter.saveState())
+        s.set(Key.TAB, self.tabs.currentIndex())
+        s.set(Key.OUTPUT_DEVICE, self.files.output_device.currentData() or "")
+        s.set(Key.INPUT_DEVICE, self.listen.input_device.currentData() or "")
+        s.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        train = self.train_tab
+        if getattr(train, "running", False):
+            answer = QMessageBox.question(
+                self, "Training in progress",
+                "A model is training. Stop it and quit? The last checkpoint is kept, so you can "
+                "resume later.")  # fmt: skip
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+            train.stop_and_wait()
+        self._save_settings()
+        self.listen.stop()
+        self.files.player.stop()
+        self.file_worker.cancel()
+        for thread in (self.file_thread, self.live_thread):
+            thread.quit()
+            thread.wait(10000)
+        event.accept()

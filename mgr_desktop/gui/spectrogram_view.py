@@ -1,0 +1,109 @@
+"""Mel-spectrogram display: a pyqtgraph ImageItem with fixed levels and a 256-entry LUT.
+
+Two uses: a whole track (set_track) and a scrolling view (push columns, or show a window of a
+track that follows the playhead). Axes: seconds, and Hz on mel-spaced rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+
+COLORMAPS = ("inferno", "viridis", "magma", "plasma", "cividis")
+
+
+class SpectrogramView(pg.PlotWidget):
+    def __init__(self, seconds_visible: float = 10.0, parent: object = None) -> None:
+        super().__init__(parent=parent)
+        self.setMenuEnabled(False)
+        self.setMouseEnabled(x=False, y=False)
+        self.hideButtons()
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.addItem(self.image)
+        self.getPlotItem().setLabel("bottom", "time", units="s")
+        self.getPlotItem().setLabel("left", "frequency (Hz)")
+        self.levels = (-80.0, 20.0)
+        self.seconds_visible = seconds_visible
+        self._frame_seconds = 512 / 22050
+        self._scroll: np.ndarray | None = None  # (n_mels, 2 * width) double-written ring
+        self._scroll_pos = 0
+        self._width = 0
+        self.playhead = pg.InfiniteLine(angle=90, pen=pg.mkPen("w", width=1))
+        self.playhead.setVisible(False)
+        self.addItem(self.playhead)
+        self.set_colormap("inferno")
+
+    # -- appearance -------------------------------------------------------------------------
+    def set_colormap(self, name: str) -> None:
+        cmap = pg.colormap.get(name if name in COLORMAPS else "inferno")
+        self.image.setLookupTable(cmap.getLookupTable(nPts=256))
+
+    def set_levels(self, low: float, high: float) -> None:
+        self.levels = (low, high)
+        self.image.setLevels(self.levels)
+
+    def set_mel_axis(self, band_hz: np.ndarray) -> None:
+        """Label mel rows in Hz at round frequencies."""
+        ticks = []
+        for hz in (100, 250, 500, 1000, 2000, 4000, 8000, 16000):
+            if band_hz[0] <= hz <= band_hz[-1]:
+                ticks.append(
+                    (
+                        float(np.interp(hz, band_hz, np.arange(len(band_hz)))),
+                        f"{hz // 1000}k" if hz >= 1000 else str(hz),
+                    )
+                )
+        self.getPlotItem().getAxis("left").setTicks([ticks])
+
+    def set_frame_seconds(self, seconds: float) -> None:
+        self._frame_seconds = seconds
+
+    # -- whole track ------------------------------------------------------------------------
+    def set_track(self, db: np.ndarray) -> None:
+        """Show (n_mels, frames) dB, time axis from 0 to the track's end."""
+        self._show(db, 0.0)
+        self.getPlotItem().setXRange(0, db.shape[1] * self._frame_seconds, padding=0)
+
+    def show_window(self, db: np.ndarray, end_seconds: float) -> None:
+        """Follow a playhead: the `seconds_visible` of `db` ending at `end_seconds`."""
+        width = int(self.seconds_visible / self._frame_seconds)
+        end = int(end_seconds / self._frame_seconds)
+        start = max(0, end - width)
+        self._show(db[:, start : max(end, start + 1)], start * self._frame_seconds)
+        self.getPlotItem().setXRange(end_seconds - self.seconds_visible, end_seconds, padding=0)
+
+    def _show(self, db: np.ndarray, t0: float) -> None:
+        data = np.ascontiguousarray(db, dtype=np.float32)
+        self.image.setImage(data, levels=self.levels, autoLevels=False)
+        self.image.setRect(QRectF(t0, 0, data.shape[1] * self._frame_seconds, data.shape[0]))
+        self.getPlotItem().setYRange(0, data.shape[0], padding=0)
+
+    # -- scrolling (live input) ---------------------------------------------------------------
+    def reset_scroll(self, n_mels: int) -> None:
+        self._width = int(self.seconds_visible / self._frame_seconds)
+        self._scroll = np.full((n_mels, 2 * self._width), self.levels[0], np.float32)
+        self._scroll_pos = 0
+        self._redraw_scroll()
+
+    def push(self, cols: np.ndarray) -> None:
+        """Append new columns; written twice so the visible window is one contiguous slice."""
+        if self._scroll is None or cols.shape[1] == 0:
+            return
+        w = self._width
+        for c in cols[:, -w:].T:
+            i = self._scroll_pos % w
+            self._scroll[:, i] = c
+            self._scroll[:, i + w] = c
+            self._scroll_pos += 1
+        self._redraw_scroll()
+
+    def _redraw_scroll(self) -> None:
+        if self._scroll is None:
+            return
+        start = self._scroll_pos % self._width
+        view = self._scroll[:, start : start + self._width]
+        self.image.setImage(view, levels=self.levels, autoLevels=False)
+        self.image.setRect(QRectF(-self.seconds_visible, 0, self.seconds_visible, view.shape[0]))
+        self.getPlotItem().setXRange(-self.seconds_visible, 0, padding=0)
+        self.getPlotItem().setYRange(0, view.shape[0], padding=0)
