@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import gtzan_mini, make_model_file
+
+# Qt widgets render offscreen unless a test starts a real X server itself.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +45,33 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("feature-cache")
+
+
+@pytest.fixture(scope="session")
+def pulse_sink() -> str:
+    from tests.audio_device import start_pulse
+
+    return start_pulse()
+
+
+@pytest.fixture
+def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Settings, models and cache in a fresh folder, as for a new user."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("MGR_DESKTOP_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def trained_model(
+    tmp_path_factory: pytest.TempPathFactory, small_corpus: Path, feature_cache: Path
+) -> Path:
+    """A model the loop really trained (1 epoch on the small corpus): real labels, real file."""
+    from mgr_desktop.train.data import prepare
+    from mgr_desktop.train.loop import fit
+    from mgr_desktop.train.recipe import TrainConfig
+
+    data = prepare(small_corpus, "random", cache=feature_cache)[0]
+    out = tmp_path_factory.mktemp("trained")
+    return fit(TrainConfig(epochs=1, batch_size=8), data, out).model_path

@@ -135,7 +135,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open &model…", self.open_model_dialog, "Ctrl+M")
         self._action(file_menu, "&Export results as CSV…", self.export_csv, "Ctrl+E")
         file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
         play = bar.addMenu("&Playback")
         self._action(play, "Play / pause", self.files.toggle_play)  # Space: see below
         self._action(play, "Stop", self.files.stop, "Ctrl+.")

@@ -12,7 +12,7 @@ from mgr_desktop.paths import models_dir
 
 def describe_model(path: Path) -> tuple[str, str]:
     """(display name, tooltip) from the file's metadata, without loading weights or torch."""
-    from mgr_desktop.models.checkpoint import CheckpointError, read_info
+    from mgr_desktop.models.metadata import CheckpointError, read_info
 
     try:
         info = read_info(path)

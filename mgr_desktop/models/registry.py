@@ -1,14 +1,31 @@
-"""Architecture name -> builder. The only place names are resolved (never eval)."""
+"""Architecture name -> builder. The only place names are resolved (never eval).
+
+Importing this module does not import torch: builders import their model when called, so the
+model picker can validate names at start-up for free.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
-from mgr_desktop.models.cnn import GenreCNN
-from mgr_desktop.models.resnet import build_resnet18
+
+def _cnn(n_classes: int, **_: Any) -> nn.Module:
+    from mgr_desktop.models.cnn import GenreCNN
+
+    return GenreCNN(n_classes)
+
+
+def _resnet18(
+    n_classes: int, pretrained: bool = False, on_message: Callable[[str], None] | None = None
+) -> nn.Module:
+    from mgr_desktop.models.resnet import build_resnet18
+
+    return build_resnet18(n_classes, pretrained, on_message)
 
 
 @dataclass(frozen=True)
@@ -20,13 +37,8 @@ class Architecture:
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "cnn": Architecture("cnn", "Compact CNN", lambda n, **_: GenreCNN(n)),
-    "resnet18": Architecture(
-        "resnet18",
-        "ResNet18",
-        lambda n, pretrained=False, on_message=None: build_resnet18(n, pretrained, on_message),
-        supports_pretrained=True,
-    ),
+    "cnn": Architecture("cnn", "Compact CNN", _cnn),
+    "resnet18": Architecture("resnet18", "ResNet18", _resnet18, supports_pretrained=True),
 }
 
 
