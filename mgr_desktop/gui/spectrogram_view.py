@@ -29,6 +29,7 @@ class SpectrogramView(pg.PlotWidget):
         self._scroll: np.ndarray | None = None  # (n_mels, 2 * width) double-written ring
         self._scroll_pos = 0
         self._width = 0
+        self._slide = 0.0
         self.playhead = pg.InfiniteLine(angle=90, pen=pg.mkPen("w", width=1))
         self.playhead.setVisible(False)
         self.addItem(self.playhead)
@@ -90,6 +91,7 @@ class SpectrogramView(pg.PlotWidget):
         """Append new columns; written twice so the visible window is one contiguous slice."""
         if self._scroll is None or cols.shape[1] == 0:
             return
+        self._slide = 0.0
         w = self._width
         for c in cols[:, -w:].T:
             i = self._scroll_pos % w
@@ -98,12 +100,28 @@ class SpectrogramView(pg.PlotWidget):
             self._scroll_pos += 1
         self._redraw_scroll()
 
+    def slide(self, seconds: float) -> None:
+        """Move the image left by the time since its newest column, so the view scrolls
+        smoothly between columns (which arrive only every hop, 43 times a second)."""
+        if self._scroll is None:
+            return
+        self._slide = min(seconds, self._frame_seconds)
+        self.image.setRect(self._scroll_rect())
+
+    def _scroll_rect(self) -> QRectF:
+        return QRectF(
+            -self.seconds_visible - self._slide,
+            0,
+            self.seconds_visible,
+            self._scroll.shape[0] if self._scroll is not None else 1,
+        )
+
     def _redraw_scroll(self) -> None:
         if self._scroll is None:
             return
         start = self._scroll_pos % self._width
         view = self._scroll[:, start : start + self._width]
         self.image.setImage(view, levels=self.levels, autoLevels=False)
-        self.image.setRect(QRectF(-self.seconds_visible, 0, self.seconds_visible, view.shape[0]))
+        self.image.setRect(self._scroll_rect())
         self.getPlotItem().setXRange(-self.seconds_visible, 0, padding=0)
         self.getPlotItem().setYRange(0, view.shape[0], padding=0)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
@@ -19,18 +19,17 @@ def drop(window, paths: list[Path]) -> None:
     """A real drag and drop: enter, move and drop events with file URLs, sent to the window."""
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    args = (
-        QPointF(40, 40),
+    rest = (
         Qt.DropAction.CopyAction,
         mime,
         Qt.MouseButton.LeftButton,
         Qt.KeyboardModifier.NoModifier,
     )
-    enter = QDragEnterEvent(*args)
+    enter = QDragEnterEvent(QPoint(40, 40), *rest)  # drag events take QPoint, drops QPointF
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted(), "the window refused the drag"
-    QApplication.sendEvent(window, QDragMoveEvent(*args))
-    event = QDropEvent(*args)
+    QApplication.sendEvent(window, QDragMoveEvent(QPoint(40, 40), *rest))
+    event = QDropEvent(QPointF(40, 40), *rest)
     QApplication.sendEvent(window, event)
     assert event.isAccepted()
 
