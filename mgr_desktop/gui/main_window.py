@@ -386,6 +386,8 @@ class MainWindow(QMainWindow):
         splitter = s.get(Key.SPLITTER)
         if splitter:
             self.files.splitter.restoreState(splitter)
+        else:
+            self.files.splitter.setSizes([460, 740])
         self.tabs.setCurrentIndex(int(s.get(Key.TAB, 0) or 0))
         self.set_colormap(str(s.get(Key.COLORMAP)))
         self.set_db_range(float(s.get(Key.DB_MIN)), float(s.get(Key.DB_MAX)))
