@@ -36,7 +36,7 @@ def main() -> None:
     def shot(name: str) -> None:
         subprocess.run(["import", "-window", "root", str(DOCS / name)], check=True)
 
-    def when(cond, then) -> None:  # noqa: ANN001
+    def when(cond, then) -> None:
         timer = QTimer()
         timer.timeout.connect(lambda: cond() and (timer.stop(), then()))
         timer.start(100)

@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
             return QLabel("Training from the window is not available in this build.")
         tab = TrainTab(self.settings)
         tab.model_ready.connect(self._trained_model_ready)
+        tab.use_requested.connect(self.use_model)
         return tab
 
     def _make_menus(self) -> None:
@@ -285,8 +286,14 @@ class MainWindow(QMainWindow):
         self.listen.has_model = has
 
     def _trained_model_ready(self, path: str) -> None:
+        known = self.settings.get(Key.KNOWN_MODELS)
+        if path not in known:
+            self.settings.set(Key.KNOWN_MODELS, [*known, path])
         self._refresh_picker()
-        self.statusBar().showMessage(f"New model: {path}", 8000)
+        self.statusBar().showMessage(
+            f"New model ready: {Path(path).name} (Use this model, or pick it in the model list)",
+            10000,
+        )
 
     # -- actions ----------------------------------------------------------------------------
     def add_paths(self, paths: list[str]) -> None:

@@ -1,0 +1,138 @@
+"""What a training run looks like: live curves, then the test confusion matrix and scores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class TrainPlots(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.loss = pg.PlotWidget(title="loss")
+        self.loss.addLegend(offset=(-10, 10))
+        self.loss.setLabel("bottom", "epoch")
+        self.train_curve = self.loss.plot([], [], pen=pg.mkPen("#f28e2b", width=2), name="train")
+        self.valid_curve = self.loss.plot(
+            [], [], pen=pg.mkPen("#4e79a7", width=2), name="valid", symbol="o", symbolSize=5
+        )
+        self.acc = pg.PlotWidget(title="valid accuracy per track")
+        self.acc.setLabel("bottom", "epoch")
+        self.acc.setYRange(0, 1)
+        self.acc_curve = self.acc.plot(
+            [], [], pen=pg.mkPen("#59a14f", width=2), symbol="o", symbolSize=5
+        )
+        self.lr = pg.PlotWidget(title="learning rate")
+        self.lr.setLabel("bottom", "batch")
+        self.lr_curve = self.lr.plot([], [], pen=pg.mkPen("#b07aa1", width=2))
+        self.confusion = pg.PlotWidget(title="test confusion (tracks)")
+        self.confusion.setLabel("left", "true")
+        self.confusion.setLabel("bottom", "predicted")
+        self.confusion.invertY(True)
+        self.confusion.setAspectLocked(True)
+        self.confusion_image = pg.ImageItem(axisOrder="row-major")
+        self.confusion.addItem(self.confusion_image)
+        self.confusion_image.setLookupTable(pg.colormap.get("viridis").getLookupTable(nPts=256))
+        self._cell_labels: list[pg.TextItem] = []
+        self.scores = QLabel("")
+        self.scores.setWordWrap(True)
+        self.scores.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.per_class = QTableWidget(0, 4)
+        self.per_class.setHorizontalHeaderLabels(["genre", "precision", "recall", "tracks"])
+        self.per_class.verticalHeader().hide()
+        self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+
+        grid = QGridLayout()
+        grid.addWidget(self.loss, 0, 0)
+        grid.addWidget(self.acc, 0, 1)
+        grid.addWidget(self.lr, 0, 2)
+        grid.addWidget(self.confusion, 1, 0, 1, 2)
+        right = QVBoxLayout()
+        right.addWidget(self.scores)
+        right.addWidget(self.per_class, 1)
+        box = QWidget()
+        box.setLayout(right)
+        grid.addWidget(box, 1, 2)
+        grid.setRowStretch(0, 2)
+        grid.setRowStretch(1, 3)
+        self.setLayout(grid)
+        self.lrs: list[float] = []
+        self.history: list[dict[str, Any]] = []
+
+    def clear(self) -> None:
+        self.lrs, self.history = [], []
+        for curve in (self.train_curve, self.valid_curve, self.acc_curve, self.lr_curve):
+            curve.setData([], [])
+        self.confusion_image.clear()
+        for t in self._cell_labels:
+            self.confusion.removeItem(t)
+        self._cell_labels = []
+        self.scores.setText("")
+        self.per_class.setRowCount(0)
+
+    def add_lr(self, lr: float) -> None:
+        self.lrs.append(lr)
+        if len(self.lrs) % 4 == 0 or len(self.lrs) < 8:  # cheap: no need to redraw every batch
+            self.lr_curve.setData(np.arange(len(self.lrs)), np.array(self.lrs))
+
+    def set_history(self, history: list[dict[str, Any]]) -> None:
+        self.history = list(history)
+        if not history:
+            return
+        ep = np.array([h["epoch"] for h in history])
+        self.train_curve.setData(ep, np.array([h["train_loss"] for h in history]))
+        self.valid_curve.setData(ep, np.array([h["valid_loss"] for h in history]))
+        self.acc_curve.setData(ep, np.array([h["valid_track_accuracy"] for h in history]))
+        if not self.lrs:
+            self.lr_curve.setData(ep, np.array([h["lr"] for h in history]))
+
+    def show_test(self, test: dict[str, Any]) -> None:
+        labels = test["labels"]
+        conf = np.array(test["confusion"], dtype=float)
+        rows = conf / np.maximum(conf.sum(1, keepdims=True), 1)  # recall per true genre
+        self.confusion_image.setImage(rows, levels=(0, 1), autoLevels=False)
+        ticks = [(i + 0.5, lab) for i, lab in enumerate(labels)]
+        for axis in ("left", "bottom"):
+            self.confusion.getAxis(axis).setTicks([ticks])
+        for t in self._cell_labels:
+            self.confusion.removeItem(t)
+        self._cell_labels = []
+        for i in range(len(labels)):
+            for j in range(len(labels)):
+                if conf[i, j]:
+                    t = pg.TextItem(
+                        str(int(conf[i, j])),
+                        anchor=(0.5, 0.5),
+                        color="k" if rows[i, j] > 0.6 else "w",
+                    )
+                    t.setPos(j + 0.5, i + 0.5)
+                    self.confusion.addItem(t)
+                    self._cell_labels.append(t)
+        self.scores.setText(
+            f"<b>Test, {test['tracks']} tracks</b><br>"
+            f"per-track accuracy <b>{test['track_accuracy']:.1%}</b><br>"
+            f"per-window accuracy {test['segment_accuracy']:.1%} ({test['windows']} windows)<br>"
+            f"macro F1 {test['macro_f1']:.3f}"
+        )
+        self.per_class.setRowCount(len(labels))
+        for r, lab in enumerate(labels):
+            m = test["per_class"][lab]
+            for c, text in enumerate(
+                (lab, f"{m['precision']:.2f}", f"{m['recall']:.2f}", str(m["support"]))
+            ):
+                self.per_class.setItem(r, c, QTableWidgetItem(text))
+
+    def confusion_matrix(self) -> np.ndarray | None:
+        return self.confusion_image.image
