@@ -1,9 +1,10 @@
 """Regenerate the README screenshots on a real X server (Xvfb) with a real capture device.
 
-    xvfb-run -s "-screen 0 1360x860x24" python -m docs.screenshots MODEL AUDIO_DIR CLIP
+    xvfb-run -s "-screen 0 1360x860x24" python -m docs.screenshots MODEL AUDIO_DIR CLIP [CORPUS]
 
-Takes docs/files.png (a folder analysed, one file selected) and docs/listening.png (the
-microphone, with CLIP played into the PulseAudio null sink that tests/audio_device.py sets up).
+Takes docs/files.png (a folder analysed, one file selected), docs/listening.png (the
+microphone, with CLIP played into the PulseAudio null sink that tests/audio_device.py sets up)
+and, given a genre-folder CORPUS, docs/training.png (a finished training run).
 The screenshots are taken with ImageMagick's `import -window root`: what a person would see.
 """
 
@@ -21,6 +22,7 @@ DOCS = Path(__file__).parent
 
 def main() -> None:
     model, audio_dir, clip = sys.argv[1:4]
+    corpus = sys.argv[4] if len(sys.argv) > 4 else None
     from mgr_desktop.gui.main_window import MainWindow
     from mgr_desktop.gui.theme import apply_theme
     from tests.audio_device import play_into_sink, start_pulse
@@ -53,10 +55,27 @@ def main() -> None:
     def listen() -> None:
         steps.append(play_into_sink(Path(clip)))
         w.toggle_listen()
-        when(lambda: w.listen.readouts >= 16, lambda: (shot("listening.png"), finish()))
+        when(lambda: w.listen.readouts >= 16, lambda: (shot("listening.png"), train()))
+
+    def train() -> None:
+        w.listen.stop()
+        for step in steps:
+            if hasattr(step, "kill"):
+                step.kill()
+        if corpus is None:
+            finish()
+            return
+        tab = w.train_tab
+        w.tabs.setCurrentWidget(tab)
+        tab.set_data_folder(corpus)
+        tab.epochs.setValue(12)
+        when(lambda: tab.report is not None, tab.start)
+        when(
+            lambda: tab.state == "finished",
+            lambda: QTimer.singleShot(1000, lambda: (shot("training.png"), finish())),
+        )
 
     def finish() -> None:
-        steps[-2].kill() if hasattr(steps[-2], "kill") else None
         w.close()
         app.quit()
 

@@ -41,7 +41,6 @@ class TrainPlots(QWidget):
         self.confusion.setLabel("left", "true")
         self.confusion.setLabel("bottom", "predicted")
         self.confusion.invertY(True)
-        self.confusion.setAspectLocked(True)
         self.confusion_image = pg.ImageItem(axisOrder="row-major")
         self.confusion.addItem(self.confusion_image)
         self.confusion_image.setLookupTable(pg.colormap.get("viridis").getLookupTable(nPts=256))

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -94,9 +95,9 @@ class TrainTab(QWidget):
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.folder, 1)
         folder_row.addWidget(browse)
-        self.report_label = QLabel("Choose a folder to see what is in it.")
-        self.report_label.setWordWrap(True)
-        self.report_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.report_label = QPlainTextEdit("Choose a folder to see what is in it.")
+        self.report_label.setReadOnly(True)
+        self.report_label.setMaximumHeight(8 * self.fontMetrics().height())
         mono = QFont("monospace")
         mono.setStyleHint(QFont.StyleHint.Monospace)
         self.report_label.setFont(mono)
@@ -245,7 +246,7 @@ class TrainTab(QWidget):
         self.report = None
         if not folder.strip():
             return
-        self.report_label.setText("Reading the folder…")
+        self.report_label.setPlainText("Reading the folder…")
         self._report_future = self._executor.submit(discover, folder)
         QTimer.singleShot(50, self._check_report)
         self._update_buttons()
@@ -263,11 +264,11 @@ class TrainTab(QWidget):
         try:
             self.report = fut.result()
         except DatasetError as e:
-            self.report_label.setText(f"✗ {e}")
+            self.report_label.setPlainText(f"✗ {e}")
         except OSError as e:
-            self.report_label.setText(f"✗ cannot read {e.filename}: {e.strerror or e}")
+            self.report_label.setPlainText(f"✗ cannot read {e.filename}: {e.strerror or e}")
         else:
-            self.report_label.setText(self.report.summary())
+            self.report_label.setPlainText(self.report.summary())
         self._update_buttons()
 
     # -- runs -------------------------------------------------------------------------------

@@ -133,6 +133,7 @@ def fit(
     valid_x, valid_y = data.arrays("valid")
     width = cfg.segment_frames
 
+    torch.manual_seed(config.seed)  # the initial weights, too, come from the seed
     model = build_model(
         config.arch,
         len(labels),

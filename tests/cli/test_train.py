@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
-from mgr_desktop.models.checkpoint import load_model
+from mgr_desktop.models.checkpoint import load_model, read_tensors
 
 
 def _train_cmd(corpus: Path, out: Path, cache: Path, *extra: str) -> list[str]:
@@ -75,6 +76,26 @@ def test_kill_9_mid_run_then_resume_completes_every_epoch(
     assert metrics["epochs_completed"] == epochs
     assert [r["epoch"] for r in metrics["history"]] == list(range(1, epochs + 1))
     assert metrics["test"]["tracks"] > 0
+
+
+def test_same_seed_same_run_across_processes(
+    small_corpus: Path, feature_cache: Path, tmp_path: Path
+) -> None:
+    """Seeded and deterministic on CPU: two separate processes train identical models."""
+    runs = []
+    for name in ("a", "b"):
+        subprocess.run(
+            _train_cmd(small_corpus, tmp_path / name, feature_cache, "--epochs", "2"),
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+        runs.append(json.loads((tmp_path / name / "metrics.json").read_text())["history"])
+    assert [h["train_loss"] for h in runs[0]] == [h["train_loss"] for h in runs[1]]
+    assert [h["valid_loss"] for h in runs[0]] == [h["valid_loss"] for h in runs[1]]
+    wa = read_tensors(tmp_path / "a" / "model.safetensors")[0]
+    wb = read_tensors(tmp_path / "b" / "model.safetensors")[0]
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
 @pytest.mark.slow

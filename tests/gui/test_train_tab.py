@@ -24,16 +24,16 @@ def tab(window, small_corpus, qtbot):
 
 
 def test_report_on_selection_and_bad_folders(tab, tmp_path, qtbot) -> None:
-    assert "24 tracks in 4 genres" in tab.report_label.text()
+    assert "24 tracks in 4 genres" in tab.report_label.toPlainText()
     assert tab.start_button.isEnabled()
     tab.set_data_folder(str(tmp_path / "nowhere"))
-    qtbot.waitUntil(lambda: "✗" in tab.report_label.text(), timeout=10000)
-    assert "no such folder" in tab.report_label.text()
+    qtbot.waitUntil(lambda: "✗" in tab.report_label.toPlainText(), timeout=10000)
+    assert "no such folder" in tab.report_label.toPlainText()
     assert not tab.start_button.isEnabled()
     (tmp_path / "flat").mkdir()
     (tmp_path / "flat" / "song.txt").write_text("x")
     tab.set_data_folder(str(tmp_path / "flat"))
-    qtbot.waitUntil(lambda: "no genre folders" in tab.report_label.text(), timeout=10000)
+    qtbot.waitUntil(lambda: "no genre folders" in tab.report_label.toPlainText(), timeout=10000)
 
 
 def test_train_watch_and_use_the_model(window, tab, qtbot, tmp_path) -> None:
@@ -58,8 +58,10 @@ def test_train_watch_and_use_the_model(window, tab, qtbot, tmp_path) -> None:
     assert tab.last_model in window.picker.paths()
     assert tab.use_button.isEnabled()
     qtbot.mouseClick(tab.use_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.engine is not None
-                    and str(window.engine.path) == tab.last_model, timeout=30000)
+    qtbot.waitUntil(
+        lambda: window.engine is not None and str(window.engine.path) == tab.last_model,
+        timeout=30000,
+    )
     song = write(tmp_path / "song.wav", tone(4.0), 22050)
     drop(window, [song])
     qtbot.waitUntil(lambda: window.files.model.rows[0].status == DONE, timeout=30000)
@@ -88,8 +90,9 @@ def test_stop_in_the_middle_then_resume_to_completion(tab, qtbot) -> None:
     assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3, 4, 5, 6]
 
 
-def test_closing_during_training_asks_and_keeps_the_checkpoint(window, tab, qtbot,
-                                                               monkeypatch) -> None:
+def test_closing_during_training_asks_and_keeps_the_checkpoint(
+    window, tab, qtbot, monkeypatch
+) -> None:
     tab.epochs.setValue(50)
     tab.start()
     qtbot.waitUntil(lambda: len(tab.plots.history) >= 1, timeout=120000)
