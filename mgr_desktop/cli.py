@@ -29,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="log details, and tracebacks for unexpected errors",
     )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation offline and print a one-line summary",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
@@ -88,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s: %(message)s" if not verbose else "%(name)s: %(message)s",
     )
+    if args.self_test:
+        from mgr_desktop.selftest import run_self_test
+
+        return run_self_test()
     command = args.command or "gui"
     try:
         if command == "classify":

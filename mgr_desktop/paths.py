@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 APP = "mgr-desktop"
@@ -34,7 +33,6 @@ def runs_dir() -> Path:
 
 
 def resource_path(*parts: str) -> Path:
-    """A file under `resources/`, from a source checkout or a PyInstaller bundle."""
-    frozen_root = getattr(sys, "_MEIPASS", None)
-    base = Path(frozen_root) if frozen_root else Path(__file__).resolve().parent.parent
-    return base.joinpath("resources", *parts)
+    """A file the app ships under `mgr_desktop/data/`: the same path logic serves a source
+    checkout, a pip install and a PyInstaller bundle (which keeps the package layout)."""
+    return Path(__file__).resolve().parent.joinpath("data", *parts)
