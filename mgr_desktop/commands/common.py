@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mgr_desktop.inference.engine import Engine
+if TYPE_CHECKING:  # imported when a command runs: parsing arguments must not load torch
+    from mgr_desktop.inference.engine import Engine
 
 
 def fail_usage(message: str) -> int:
@@ -16,6 +17,7 @@ def fail_usage(message: str) -> int:
 def load_engine(model: str, device: str, **kw: Any) -> Engine | None:
     """The engine, or None after printing why (refused file, missing device)."""
     from mgr_desktop.device import DeviceUnavailableError
+    from mgr_desktop.inference.engine import Engine
     from mgr_desktop.models.checkpoint import CheckpointError
 
     try:

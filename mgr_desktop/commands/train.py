@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -100,25 +99,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _kfold(config: Any, folds: list[Any], out: Path, printer: Printer) -> int:
-    import numpy as np
+    from mgr_desktop.train.kfold import SCORES, fit_folds
 
-    from mgr_desktop.atomic import write_text_atomic
-    from mgr_desktop.train.loop import fit
-
-    rows = []
-    for i, data in enumerate(folds, 1):
-        print(f"fold {i} of {len(folds)}", file=sys.stderr)
-        result = fit(config, data, out / f"fold-{i}", printer)
-        rows.append(result.metrics["test"])
-    keys = ("track_accuracy", "segment_accuracy", "macro_f1")
-    summary = {k: {"mean": float(np.mean([r[k] for r in rows])),
-                   "std": float(np.std([r[k] for r in rows])),
-                   "folds": [r[k] for r in rows]} for k in keys}  # fmt: skip
-    write_text_atomic(
-        out / "metrics.json", json.dumps({"kfold": summary, "folds": len(folds)}, indent=1)
-    )
+    status, summary = fit_folds(config, folds, out, printer)
     printer.close()
-    for k in keys:
+    if status != "finished":
+        return EXIT_SOME_FAILED
+    for k in SCORES:
         print(f"{k}: {summary[k]['mean']:.3f} ± {summary[k]['std']:.3f} over {len(folds)} folds")
     return EXIT_OK
 
@@ -181,8 +168,6 @@ class Printer:
                 f"({m['tracks']} tracks)",
                 flush=True,
             )
-        elif kind == "checkpoint" and e["which"] == "best":
-            pass
         elif kind in ("message", "resumed"):
             self.close()
             print(e["text"], file=sys.stderr, flush=True)

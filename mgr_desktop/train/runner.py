@@ -7,7 +7,6 @@ import errno
 import json
 import logging
 import multiprocessing as mp
-import shutil
 import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -63,6 +62,7 @@ def run_job(job: TrainJob, events: Any, stop: Any) -> None:
     from mgr_desktop.train.cache import Stopped
     from mgr_desktop.train.data import prepare
     from mgr_desktop.train.discover import DatasetError
+    from mgr_desktop.train.kfold import fit_folds
     from mgr_desktop.train.loop import ResumeError, fit
     from mgr_desktop.train.recipe import TrainConfig
 
@@ -86,24 +86,11 @@ def run_job(job: TrainJob, events: Any, stop: Any) -> None:
                 }
             )
             return
-        results = []
-        for i, data in enumerate(folds, 1):
-            put({"kind": "message", "text": f"fold {i} of {len(folds)}"})
-            result = fit(config, data, out / f"fold-{i}", put, stop)
-            if result.status != "finished":
-                put({"kind": "finished", "status": result.status, "out_dir": str(out)})
-                return
-            results.append(result)
-        best = max(
-            results, key=lambda r: max(h["valid_track_accuracy"] for h in r.metrics["history"])
-        )
-        shutil.copyfile(best.model_path, out / "model.safetensors")
-        accs = [r.metrics["test"]["track_accuracy"] for r in results]
-        put({"kind": "kfold", "track_accuracy": accs})
+        status, _ = fit_folds(config, folds, out, put, stop)
         put(
             {
                 "kind": "finished",
-                "status": "finished",
+                "status": status,
                 "out_dir": str(out),
                 "model": str(out / "model.safetensors"),
             }

@@ -164,3 +164,29 @@ def test_evaluate_reports_the_same_metrics(
     for key in ("track_accuracy", "segment_accuracy", "macro_f1"):
         assert report[key] == pytest.approx(trained[key]), key
     assert (report["confusion"], report["labels"]) == (trained["confusion"], trained["labels"])
+
+
+def test_kfold_reports_mean_and_std_and_keeps_a_model(
+    small_corpus: Path, feature_cache: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "kfold"
+    proc = subprocess.run(
+        _train_cmd(
+            small_corpus, out, feature_cache, "--epochs", "1", "--split", "kfold", "--folds", "3"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (
+        "track_accuracy: " in proc.stdout and "± " in proc.stdout and "over 3 folds" in proc.stdout
+    )
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["folds"] == 3 and len(summary["kfold"]["track_accuracy"]["folds"]) == 3
+    tested = set()
+    for i in (1, 2, 3):
+        fold = json.loads((out / f"fold-{i}" / "metrics.json").read_text())
+        tested |= set(fold["split"]["test"])
+    assert len(tested) == 24  # every track tested exactly once across the folds
+    load_model(out / "model.safetensors")

@@ -180,22 +180,25 @@ def test_ctrl_q_quits_and_ctrl_l_goes_to_listening(window, qtbot, monkeypatch) -
 
 
 def test_window_appears_before_torch_is_imported(app_home, cnn_model) -> None:
-    """Even with a remembered model to list, torch loads on the worker after show()."""
+    """Through the real entry point, with a remembered model to list: the window is shown
+    before torch is imported; torch then loads on the worker."""
     code = (
         "import sys\n"
-        "from PySide6.QtWidgets import QApplication\n"
-        "app = QApplication([])\n"
-        "from mgr_desktop.gui.main_window import MainWindow\n"
-        "from mgr_desktop.gui.settings import Key, Settings\n"
-        "s = Settings(); s.set(Key.KNOWN_MODELS, [sys.argv[1]])\n"
-        "w = MainWindow(s); w.show()\n"
-        "print('torch' in sys.modules, w.isVisible(), w.picker.count())\n"
         "from PySide6.QtCore import QTimer\n"
-        "def check():\n"
-        "    if w.backend_ready:\n"
-        "        print('torch' in sys.modules); w.close(); app.quit()\n"
-        "t = QTimer(); t.timeout.connect(check); t.start(20)\n"
-        "app.exec()\n"
+        "from mgr_desktop.gui import main_window\n"
+        "from mgr_desktop.gui.settings import Key, Settings\n"
+        "Settings().set(Key.KNOWN_MODELS, [sys.argv[1]])\n"
+        "show = main_window.MainWindow.show\n"
+        "def shown(w):\n"
+        "    show(w)\n"
+        "    print('torch' in sys.modules, w.isVisible(), w.picker.count(), flush=True)\n"
+        "    def check():\n"
+        "        if w.backend_ready:\n"
+        "            print('torch' in sys.modules, flush=True); w.close()\n"
+        "    w._t = QTimer(); w._t.timeout.connect(check); w._t.start(20)\n"
+        "main_window.MainWindow.show = shown\n"
+        "from mgr_desktop.cli import main\n"
+        "sys.exit(main(['gui']))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(cnn_model)], capture_output=True, text=True, timeout=120
