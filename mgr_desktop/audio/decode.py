@@ -17,6 +17,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from mgr_desktop.errors import FileError
+
 AUDIO_EXTENSIONS = frozenset(
     {".wav", ".wave", ".au", ".snd", ".aif", ".aiff", ".aifc", ".flac", ".ogg", ".oga",
      ".opus", ".mp3", ".m4a", ".aac", ".wma", ".caf", ".w64"}
@@ -24,13 +26,8 @@ AUDIO_EXTENSIONS = frozenset(
 MIN_SECONDS = 1.0
 
 
-class AudioDecodeError(Exception):
-    """A file that cannot become audio; `str()` is one line naming the file and the reason."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+class AudioDecodeError(FileError):
+    """A file that cannot become audio."""
 
 
 @dataclass(frozen=True)

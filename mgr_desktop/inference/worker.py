@@ -72,15 +72,18 @@ class FileWorker(QObject):
         engine = self.engine
         if engine is None:
             return
-        for path in paths:
+        # One pass over the batch, so decoding the next files overlaps the model (as in the CLI).
+        if paths:
+            self.file_started.emit(paths[0])
+        for i, result in enumerate(engine.classify_files(paths)):
+            if isinstance(result, FileFailure):
+                self.file_failed.emit(result.path, result.error)
+            else:
+                self.file_done.emit(result.path, result)
             if self._cancel.is_set():
                 break
-            self.file_started.emit(path)
-            result = next(iter(engine.classify_files([path], prefetch=1)))
-            if isinstance(result, FileFailure):
-                self.file_failed.emit(path, result.error)
-            else:
-                self.file_done.emit(path, result)
+            if i + 1 < len(paths):
+                self.file_started.emit(paths[i + 1])
         self.batch_finished.emit()
 
     @Slot(str)

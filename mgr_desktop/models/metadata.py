@@ -18,6 +18,7 @@ from safetensors import safe_open
 
 from mgr_desktop import __version__
 from mgr_desktop.config import FeatureConfig
+from mgr_desktop.errors import FileError
 from mgr_desktop.models.registry import ARCHITECTURES
 
 FORMAT = "mgr-desktop-model"
@@ -26,13 +27,8 @@ META_KEY = "mgr_desktop"
 MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit
 
 
-class CheckpointError(Exception):
-    """A model file that cannot be used; `str()` names the file and the reason."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+class CheckpointError(FileError):
+    """A model file that cannot be used."""
 
 
 @dataclass(frozen=True)
