@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QVBoxLayout,
@@ -206,9 +208,13 @@ class TrainTab(QWidget):
         left.addWidget(run_group, 1)
         left_w = QWidget()
         left_w.setLayout(left)
+        scroll = QScrollArea()  # the set-up column scrolls on small screens (laptops, 768 px)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(left_w)
         self.plots = TrainPlots()
         split = QSplitter()
-        split.addWidget(left_w)
+        split.addWidget(scroll)
         split.addWidget(self.plots)
         split.setStretchFactor(1, 3)
         outer = QVBoxLayout(self)
