@@ -15,6 +15,7 @@ from mgr_desktop.audio.decode import AudioDecodeError, decode_file
 from mgr_desktop.config import FeatureConfig
 from mgr_desktop.device import pick_device
 from mgr_desktop.dsp.mel import LogMel, frame_windows, normalise
+from mgr_desktop.models.aggregate import track_log_probs
 from mgr_desktop.models.checkpoint import LoadedModel, ModelInfo, load_model
 
 DEFAULT_HOP_SECONDS = 1.5
@@ -120,9 +121,7 @@ class Engine:
     def classify_log_mel(self, db: torch.Tensor, path: str, duration: float) -> TrackResult:
         windows, times = frame_windows(db, self.cfg, self.hop_seconds)
         logp = self.window_log_probs(windows)
-        # Mean log-probability: a product of per-window likelihoods, so one confident window
-        # cannot outvote the rest the way a mean of probabilities lets it.
-        track = torch.softmax(logp.mean(0), -1).numpy()
+        track = track_log_probs(logp).exp().numpy()
         probs = logp.exp().numpy()
         segments = [
             Segment(min(s, duration), min(e, duration), self.labels[int(p.argmax())],

@@ -26,12 +26,13 @@ from mgr_desktop.atomic import write_text_atomic
 from mgr_desktop.config import FeatureConfig
 from mgr_desktop.device import pick_device
 from mgr_desktop.dsp.mel import frame_windows, normalise
+from mgr_desktop.models.aggregate import track_log_probs
 from mgr_desktop.models.checkpoint import CheckpointError, ModelInfo, save_model
 from mgr_desktop.models.registry import build_model
 from mgr_desktop.train.augment import make_batch, plan_epoch
 from mgr_desktop.train.data import TrainData
 from mgr_desktop.train.distributed import Dist, init_from_env
-from mgr_desktop.train.metrics import Evaluation, track_log_probs
+from mgr_desktop.train.metrics import Evaluation
 from mgr_desktop.train.recipe import TrainConfig
 from mgr_desktop.train.state import load_state, save_state
 

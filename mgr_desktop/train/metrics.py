@@ -5,13 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-
-
-def track_log_probs(window_log_probs: torch.Tensor) -> torch.Tensor:
-    """A track's verdict: the normalised mean of its windows' log-probabilities (the same rule
-    the inference engine uses)."""
-    return torch.log_softmax(window_log_probs.mean(0), -1)
 
 
 @dataclass
