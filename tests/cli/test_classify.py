@@ -215,3 +215,37 @@ def test_real_gtzan_tracks_classify(gtzan_mini_root: Path, cnn_model: Path) -> N
         "rock"}  # fmt: skip
     for r in rows:
         assert 29.9 < r["duration"] < 30.7 and len(r["segments"]) == 19
+
+
+def test_progress_bar_only_on_a_terminal(corpus: dict[str, Path], cnn_model: Path) -> None:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    args = [
+        sys.executable,
+        "-m",
+        "mgr_desktop",
+        "classify",
+        "--model",
+        str(cnn_model),
+        str(corpus["8k"]),
+        str(corpus["square"]),
+    ]
+    piped = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert piped.returncode == 0 and "classifying" not in piped.stderr
+    leader, follower = pty.openpty()
+    # a terminal emulator gives its pty a size; a bare one is 0 x 0 and tqdm draws nothing
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=follower, timeout=300)
+    os.close(follower)
+    seen = b""
+    try:
+        while chunk := os.read(leader, 4096):
+            seen += chunk
+    except OSError:  # EIO: the terminal's other end is closed, everything was read
+        pass
+    os.close(leader)
+    assert proc.returncode == 0
+    assert b"classifying" in seen and b"2/2" in seen

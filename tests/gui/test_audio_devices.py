@@ -143,3 +143,26 @@ def test_playback_follows_the_playhead(window, pulse_sink, cnn_model, clip, qtbo
     assert files.player.position == pytest.approx(12.0, abs=0.01) and paused_at < 12
     files.stop()
     assert files.player.position == 0 and files.timeline.position is None
+
+
+def test_input_overflows_are_reported_at_most_every_few_seconds(
+    window, pulse_sink, qtbot, monkeypatch
+) -> None:
+    from mgr_desktop.gui import listen_panel
+
+    listen = window.listen
+    messages: list[str] = []
+    listen.message.connect(messages.append)
+    listen.start()
+    qtbot.waitUntil(lambda: listen.redraws > 3, timeout=10000)
+    listen.capture.overflows += 3  # what the PortAudio callback counts on an overrun
+    qtbot.waitUntil(lambda: bool(messages), timeout=5000)
+    assert "input overflow: 3 audio blocks dropped" in messages[0]
+    listen.capture.overflows += 1
+    redraws = listen.redraws
+    qtbot.waitUntil(lambda: listen.redraws > redraws + 10, timeout=10000)
+    assert len(messages) == 1  # not again within OVERFLOW_REPORT_S
+    monkeypatch.setattr(listen_panel, "OVERFLOW_REPORT_S", 0.0)
+    qtbot.waitUntil(lambda: len(messages) == 2, timeout=5000)
+    assert "4 audio blocks" in messages[1] and listen.running  # reported, still listening
+    listen.stop()
