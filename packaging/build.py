@@ -5,7 +5,8 @@
 Linux: dist/mgr-desktop/ (the app), a .deb (app in /opt/mgr-desktop, /usr/bin/mgr-desktop,
 a .desktop file and icon) and a .tar.gz. Windows: the app and an Inno Setup installer (needs
 iscc on PATH). macOS: mgr-desktop.app and a .dmg (packaging/macos/make_dmg.sh).
-Prints what it built, with sizes and the time it took.
+Prints what it built, with sizes and the time it took. Run from a fresh clone with any
+python3, it first sets up .venv (as scripts/run-app does) with PyInstaller, then builds there.
 """
 
 from __future__ import annotations
@@ -162,7 +163,32 @@ def macos_dmg(app: Path) -> list[Path]:
     return [dmg]
 
 
+def ensure_build_environment() -> None:
+    """From a fresh clone with any python3: set up .venv as scripts/run-app does, add
+    PyInstaller, and run this script again inside it."""
+    try:
+        import PyInstaller  # noqa: F401
+        import torch  # noqa: F401
+
+        import mgr_desktop  # noqa: F401
+        return
+    except ImportError:
+        pass
+    venv_python = ROOT / ".venv" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    if Path(sys.executable) == venv_python and os.environ.get("MGR_BUILD_REEXEC"):
+        raise SystemExit("the build environment in .venv is incomplete; see messages above")
+    if os.name == "nt":
+        run([sys.executable, "-m", "venv", str(ROOT / ".venv")])
+        run([str(venv_python), "-m", "pip", "install", "-q", "-e", f"{ROOT}[packaging]"])
+    else:
+        run(["bash", "-c", f'source "{ROOT}/scripts/setup.sh" app'])
+        run([str(venv_python), "-m", "pip", "install", "-q", "-e", f"{ROOT}[packaging]"])
+    os.environ["MGR_BUILD_REEXEC"] = "1"
+    os.execv(str(venv_python), [str(venv_python), __file__, *sys.argv[1:]])
+
+
 def main() -> None:
+    ensure_build_environment()
     ap = argparse.ArgumentParser()
     ap.add_argument(
         "--compression",

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 audio="${1:-${MGR_TEST_GTZAN_MINI:-../shared/gtzan-mini}/genres_original/jazz/jazz.00000.wav}"
-.venv/bin/python packaging/build.py
+python3 packaging/build.py
 app=dist/mgr-desktop/mgr-desktop
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
