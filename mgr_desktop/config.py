@@ -66,9 +66,6 @@ class FeatureConfig:
         """Frames in one window with centred STFT framing: 130 for the defaults."""
         return 1 + self.segment_samples // self.hop_length
 
-    def frames_for(self, samples: int) -> int:
-        return 1 + samples // self.hop_length
-
     def seconds_to_frames(self, seconds: float) -> int:
         return max(1, round(seconds * self.sample_rate / self.hop_length))
 

@@ -171,6 +171,7 @@ def ensure_build_environment() -> None:
         import torch  # noqa: F401
 
         import mgr_desktop  # noqa: F401
+
         return
     except ImportError:
         pass

@@ -86,9 +86,6 @@ class FileTableModel(QAbstractTableModel):
             row.result = result
         self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
 
-    def paths_with(self, *statuses: str) -> list[str]:
-        return [r.path for r in self.rows if r.status in statuses]
-
     def row_for(self, path: str) -> Row | None:
         i = self._index.get(path)
         return self.rows[i] if i is not None else None

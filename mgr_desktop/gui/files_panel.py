@@ -3,7 +3,6 @@ verdict, and playback that the spectrogram and genre bars follow."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -286,12 +285,5 @@ class FilesPanel(QWidget):
         for w in (self.play_button, self.stop_button, self.slider):
             w.setEnabled(enabled)
 
-    def selected_path(self) -> str | None:
-        return self.current
-
     def file_count(self) -> int:
         return len(self.model.rows)
-
-    def status_of(self, path: str) -> str:
-        row = self.model.row_for(str(Path(path)))
-        return row.status if row else ""

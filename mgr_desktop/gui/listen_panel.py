@@ -101,6 +101,9 @@ class ListenPanel(QWidget):
             self._fail(str(e))
             return
         self.capture = capture
+        analyzer = getattr(self.live_worker, "analyzer", None)
+        if analyzer is not None and not self.live_worker.busy:
+            analyzer.reset()  # a new session: forget the last one's smoothed genres
         self.stream = MelStream(LogMel(cfg))
         self.spectrogram.set_frame_seconds(cfg.hop_length / cfg.sample_rate)
         self.spectrogram.reset_scroll(cfg.n_mels)

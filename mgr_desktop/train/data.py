@@ -6,7 +6,6 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -89,7 +88,3 @@ def prepare(
             raise DatasetError(f"{root}: too few readable tracks for a train/valid/test split")
         out.append(TrainData(report.labels, cfg, kept, built.features, str(report.root), report))
     return out
-
-
-def resolve_root(root: str | os.PathLike[str]) -> Path:
-    return Path(root).expanduser().resolve()
