@@ -114,7 +114,14 @@ def _read_soundfile(p: Path) -> tuple[np.ndarray, int]:
         with sf.SoundFile(p) as f:
             claimed = f.frames
             rate = f.samplerate
-            data = f.read(dtype="float32", always_2d=True)
+            if f.subtype == "PCM_16":
+                # 16-bit PCM (all of GTZAN): reading int16 and scaling here is 2x faster than
+                # libsndfile's own float conversion, and gives identical values.
+                pcm = f.read(dtype="int16", always_2d=True)
+                data = np.empty(pcm.shape, np.float32)
+                np.multiply(pcm, np.float32(1 / 32768), out=data, casting="unsafe")
+            else:
+                data = f.read(dtype="float32", always_2d=True)
             log = f.extra_info
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
         raise AudioDecodeError(p, _explain_libsndfile(str(e))) from None

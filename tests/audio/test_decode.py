@@ -157,3 +157,11 @@ def test_streaming_placeholder_size_is_not_called_truncated(tmp_path: Path) -> N
     struct.pack_into("<I", data, data.index(b"data") + 4, 0xFFFFFFFF)
     path = _write_bytes(tmp_path / "stream.wav", bytes(data))
     assert decode_file(path).duration == pytest.approx(2.0)
+
+
+def test_pcm16_fast_path_matches_libsndfile_float_conversion(tmp_path: Path) -> None:
+    x = (np.random.default_rng(5).uniform(-1, 1, (22050, 2)) * 0.9).astype(np.float32)
+    path = write(tmp_path / "pcm16.wav", x, 22050, subtype="PCM_16")
+    expected, _ = sf.read(path, dtype="float32", always_2d=True)
+    got = decode_file(path, 22050, min_seconds=0.5).samples
+    np.testing.assert_array_equal(got, expected.mean(axis=1, dtype=np.float32))
