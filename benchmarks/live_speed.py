@@ -188,17 +188,19 @@ def _Probe() -> object:
 
 
 def startup_time(home: Path) -> None:
+    """Launch through the real entry point (`mgr-desktop gui`) until the window is shown."""
     code = (
-        "import time\n"
-        "from PySide6.QtWidgets import QApplication\n"
+        "import time, sys\n"
         "from PySide6.QtCore import QTimer\n"
-        "app = QApplication([])\n"
-        "from mgr_desktop.gui.main_window import MainWindow\n"
-        "w = MainWindow(); w.show()\n"
-        "def shown():\n"
-        "    print(time.time(), flush=True); w.close()\n"
-        "QTimer.singleShot(0, shown)\n"
-        "app.exec()\n"
+        "from mgr_desktop.gui import main_window\n"
+        "show = main_window.MainWindow.show\n"
+        "def shown(w):\n"
+        "    show(w)\n"
+        "    print(time.time(), flush=True)\n"
+        "    QTimer.singleShot(0, w.close)\n"
+        "main_window.MainWindow.show = shown\n"
+        "from mgr_desktop.cli import main\n"
+        "sys.exit(main(['gui']))\n"
     )
     times = []
     for _ in range(3):
@@ -210,11 +212,10 @@ def startup_time(home: Path) -> None:
             env={**os.environ, "MGR_DESKTOP_HOME": str(home)},
             timeout=120,
         )
-        shown_at, torch_loaded = out.stdout.split()[:2]
-        times.append(float(shown_at) - t0)
+        times.append(float(out.stdout.split()[0]) - t0)
     print(
-        f"window visible {min(times):.2f} s after launch (best of 3; goal <= 1.5 s); torch loaded "
-        f"by then: {torch_loaded}"
+        f"window visible {min(times):.2f} s after launching `mgr-desktop gui`, Python start-up "
+        "included (best of 3; goal <= 1.5 s); torch loads after it (tests/gui)"
     )
 
 

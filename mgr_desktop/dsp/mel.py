@@ -33,6 +33,13 @@ def mel_frequencies(cfg: FeatureConfig) -> np.ndarray:
     return librosa.mel_frequencies(n_mels=cfg.n_mels + 2, fmin=cfg.fmin, fmax=fmax)[1:-1]
 
 
+def pad_to_window(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """Zero-pad a clip shorter than one window, the same way for training and inference."""
+    if len(wave) >= cfg.segment_samples:
+        return wave
+    return np.pad(wave, (0, cfg.segment_samples - len(wave)))
+
+
 class LogMel(torch.nn.Module):
     """waveform (..., samples) -> log-mel in dB (..., n_mels, frames), clamped to the config."""
 

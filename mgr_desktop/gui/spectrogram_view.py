@@ -85,6 +85,9 @@ class SpectrogramView(pg.PlotWidget):
         self._width = int(self.seconds_visible / self._frame_seconds)
         self._scroll = np.full((n_mels, 2 * self._width), self.levels[0], np.float32)
         self._scroll_pos = 0
+        # The axes of a scrolling view never change: set them once, not on every redraw.
+        self.getPlotItem().setXRange(-self.seconds_visible, 0, padding=0)
+        self.getPlotItem().setYRange(0, n_mels, padding=0)
         self._redraw_scroll()
 
     def push(self, cols: np.ndarray) -> None:
@@ -123,5 +126,3 @@ class SpectrogramView(pg.PlotWidget):
         view = self._scroll[:, start : start + self._width]
         self.image.setImage(view, levels=self.levels, autoLevels=False)
         self.image.setRect(self._scroll_rect())
-        self.getPlotItem().setXRange(-self.seconds_visible, 0, padding=0)
-        self.getPlotItem().setYRange(0, view.shape[0], padding=0)

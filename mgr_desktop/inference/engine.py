@@ -14,7 +14,7 @@ import torch
 from mgr_desktop.audio.decode import AudioDecodeError, decode_file
 from mgr_desktop.config import FeatureConfig
 from mgr_desktop.device import pick_device
-from mgr_desktop.dsp.mel import LogMel, frame_windows, normalise
+from mgr_desktop.dsp.mel import LogMel, frame_windows, normalise, pad_to_window
 from mgr_desktop.models.aggregate import track_log_probs
 from mgr_desktop.models.checkpoint import LoadedModel, ModelInfo, load_model
 
@@ -96,8 +96,7 @@ class Engine:
     # -- features ---------------------------------------------------------------------------
     def log_mel(self, wave: np.ndarray) -> torch.Tensor:
         """Whole-signal log-mel in dB, (n_mels, frames), padded to at least one window."""
-        if len(wave) < self.cfg.segment_samples:
-            wave = np.pad(wave, (0, self.cfg.segment_samples - len(wave)))
+        wave = pad_to_window(wave, self.cfg)
         with torch.inference_mode():
             return self.mel(torch.from_numpy(np.ascontiguousarray(wave)).to(self.device))
 

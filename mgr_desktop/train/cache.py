@@ -24,7 +24,7 @@ import torch
 from mgr_desktop.atomic import write_bytes_atomic
 from mgr_desktop.audio.decode import AudioDecodeError, decode_file
 from mgr_desktop.config import FeatureConfig
-from mgr_desktop.dsp.mel import LogMel
+from mgr_desktop.dsp.mel import LogMel, pad_to_window
 
 Progress = Callable[[int, int, str], None]
 
@@ -62,9 +62,7 @@ class FeatureCache:
 
     def compute(self, path: Path) -> np.ndarray:
         audio = decode_file(path, self.cfg.sample_rate)
-        wave = audio.samples
-        if len(wave) < self.cfg.segment_samples:
-            wave = np.pad(wave, (0, self.cfg.segment_samples - len(wave)))
+        wave = pad_to_window(audio.samples, self.cfg)
         with torch.inference_mode():
             db = self._mel(torch.from_numpy(wave)).numpy().astype(np.float16)
         buf = io.BytesIO()
