@@ -74,4 +74,4 @@ def trained_model(
 
     data = prepare(small_corpus, "random", cache=feature_cache)[0]
     out = tmp_path_factory.mktemp("trained")
-    return fit(TrainConfig(epochs=1, batch_size=8), data, out).model_path
+    return fit(TrainConfig(arch="cnn", epochs=1, batch_size=8), data, out).model_path

@@ -22,11 +22,25 @@ def add_parser(sub: Any, device_help: str) -> None:
                     "and OUT/metrics.json. Runs under torchrun for several GPUs or machines.",
     )  # fmt: skip
     p.add_argument("--data", required=True, metavar="ROOT", help="dataset folder")
-    p.add_argument("--arch", choices=("cnn", "resnet18"), default="cnn")
+    from mgr_desktop.models.registry import ARCHITECTURES, DEFAULT_ARCH
+
+    p.add_argument(
+        "--arch",
+        choices=tuple(ARCHITECTURES),
+        default=DEFAULT_ARCH,
+        help="; ".join(f"{a.name}: {a.title}" for a in ARCHITECTURES.values())
+        + f" (default {DEFAULT_ARCH})",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="run folder")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=32, help="per process under torchrun")
-    p.add_argument("--max-lr", type=float, help="OneCycle peak (default 3e-3 cnn, 1e-3 resnet18)")
+    p.add_argument(
+        "--max-lr",
+        type=float,
+        help="OneCycle peak (default: "
+        + ", ".join(f"{a.default_max_lr:g} {a.name}" for a in ARCHITECTURES.values())
+        + ")",
+    )
     p.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay")
     clip = p.add_mutually_exclusive_group()
     clip.add_argument("--clip-value", type=float, help="clip gradients by value (default 0.1)")
@@ -45,7 +59,15 @@ def add_parser(sub: Any, device_help: str) -> None:
         "--pretrained",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="resnet18: start from ImageNet weights when available",
+        help="; ".join(
+            f"{a.name}: {a.pretrained_help}" for a in ARCHITECTURES.values() if a.pretrained_help
+        ),
+    )
+    p.add_argument(
+        "--fine-tune",
+        action="store_true",
+        help="transfer architectures: train the whole network, not just the genre head on the "
+        "frozen pretrained one (slower; the head alone trains in seconds from cached embeddings)",
     )
     p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA", help="mixup alpha (0: off)")
     p.add_argument(
@@ -61,6 +83,7 @@ def add_parser(sub: Any, device_help: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mgr_desktop.device import DeviceUnavailableError, pick_device
+    from mgr_desktop.models.registry import get_architecture
     from mgr_desktop.train.data import prepare
     from mgr_desktop.train.discover import DatasetError
     from mgr_desktop.train.loop import ResumeError, fit
@@ -73,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             clip_value=None if args.clip_norm is not None else (args.clip_value or 0.1),
             clip_norm=args.clip_norm, seed=args.seed, device=args.device,
             pretrained=args.pretrained, mixup_alpha=args.mixup,
+            freeze_backbone=not args.fine_tune,
             crops_per_track=args.crops_per_track,
         )  # fmt: skip
         pick_device(args.device)
@@ -82,7 +106,10 @@ def run(args: argparse.Namespace) -> int:
     is_main = int(os.environ.get("RANK", "0")) == 0
     printer = Printer(enabled=is_main)
     try:
-        folds = prepare(args.data, args.split, args.seed, args.folds, args.cache, on_event=printer)
+        folds = prepare(
+            args.data, args.split, args.seed, args.folds, args.cache,
+            features_cfg=get_architecture(config.arch).features, on_event=printer,
+        )  # fmt: skip
     except DatasetError as e:
         return fail_usage(str(e))
     if args.resume and args.split == "kfold":

@@ -1,7 +1,8 @@
 """The only log-mel implementation: torch STFT + librosa's Slaney mel filterbank.
 
 Runs batched on CPU, CUDA or MPS. Matches `librosa.feature.melspectrogram` followed by
-`librosa.power_to_db(ref=1.0, top_db=None)` (tested), then clamps to a fixed dB range.
+`librosa.power_to_db(ref=1.0, top_db=None)` (tested), then clamps to a fixed dB range; or,
+for musicnn-based models, by log10(1 + gain·power) (`FeatureConfig.compression`).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class LogMel(torch.nn.Module):
         return mel.reshape(*lead, *mel.shape[-2:])
 
     def forward(self, wave: torch.Tensor, center: bool = True) -> torch.Tensor:
-        return power_to_db(self.power(wave, center), self.cfg)
+        return compress(self.power(wave, center), self.cfg)
 
 
 class MelStream:
@@ -102,6 +103,13 @@ class MelStream:
         return cols
 
 
+def compress(power: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
+    """Mel power -> the features the config names (dB, or musicnn's log10(1 + gain·power))."""
+    if cfg.compression == "log10_1p":
+        return torch.log10(1.0 + cfg.log_gain * power)
+    return power_to_db(power, cfg)
+
+
 def power_to_db(power: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
     ref_db = 10.0 * np.log10(max(cfg.amin, cfg.ref_power))
     db = 10.0 * torch.log10(power.clamp_min(cfg.amin)) - ref_db
@@ -109,8 +117,29 @@ def power_to_db(power: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
 
 
 def normalise(db: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
-    """dB -> model input scale (roughly zero mean, unit variance on music)."""
+    """Features -> model input scale (roughly zero mean, unit variance on music). musicnn's
+    features go in as they are: the network's first layer normalises them."""
+    if cfg.compression != "db":
+        return db
     return (db - cfg.norm_mean) / cfg.norm_std
+
+
+def segment_starts(total_frames: int, cfg: FeatureConfig, hop_seconds: float) -> list[int]:
+    """First frame of each analysis segment of a track `total_frames` long (at least one
+    segment); the last is aligned to the end so the tail of the track is always covered."""
+    width = cfg.segment_frames
+    total = max(total_frames, width)
+    step = cfg.seconds_to_frames(hop_seconds)
+    starts = list(range(0, total - width + 1, step))
+    if starts[-1] != total - width:
+        starts.append(total - width)
+    return starts
+
+
+def segment_times(starts: list[int], cfg: FeatureConfig) -> list[tuple[float, float]]:
+    return [
+        (cfg.frame_to_seconds(s), cfg.frame_to_seconds(s) + cfg.segment_seconds) for s in starts
+    ]
 
 
 def frame_windows(
@@ -119,21 +148,12 @@ def frame_windows(
     """Cut a whole-track log-mel (n_mels, frames) into (n, n_mels, segment_frames) windows.
 
     Training crops from the same whole-track features, so train and inference see identical
-    framing. The last window is aligned to the end so the tail of the track is always covered.
-    Returns the windows and their (start, end) times in seconds.
+    framing. Returns the windows and their (start, end) times in seconds.
     """
     width = cfg.segment_frames
     total = db.shape[-1]
     if total < width:
-        db = torch.nn.functional.pad(db, (0, width - total), value=cfg.db_floor)
-        total = width
-    step = cfg.seconds_to_frames(hop_seconds)
-    starts = list(range(0, total - width + 1, step))
-    if starts[-1] != total - width:
-        starts.append(total - width)
+        db = torch.nn.functional.pad(db, (0, width - total), value=cfg.floor_value)
+    starts = segment_starts(total, cfg, hop_seconds)
     windows = db.unfold(-1, width, 1)[..., starts, :]  # (n_mels, n, width): a view, no copy
-    windows = windows.movedim(-2, 0)
-    times = [
-        (cfg.frame_to_seconds(s), cfg.frame_to_seconds(s) + cfg.segment_seconds) for s in starts
-    ]
-    return windows, times
+    return windows.movedim(-2, 0), segment_times(starts, cfg)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -14,19 +14,36 @@ import torch
 from mgr_desktop.audio.decode import AudioDecodeError, decode_file
 from mgr_desktop.config import FeatureConfig
 from mgr_desktop.device import pick_device
-from mgr_desktop.dsp.mel import LogMel, frame_windows, normalise, pad_to_window
+from mgr_desktop.dsp.mel import (
+    LogMel,
+    frame_windows,
+    normalise,
+    pad_to_window,
+    segment_starts,
+    segment_times,
+)
 from mgr_desktop.models.aggregate import track_log_probs
 from mgr_desktop.models.checkpoint import LoadedModel, ModelInfo, load_model
 
 DEFAULT_HOP_SECONDS = 1.5
+# Below this RMS level (dBFS) a segment is silence or near-silence: no verdict is given.
+SILENCE_DBFS = -60.0
+# A calibrated top probability below this is shown as uncertain, with the two leading genres.
+UNCERTAIN_BELOW = 0.5
+TOP_TAGS = 5
+NO_SIGNAL_NOTE = "no signal: the audio is silent or nearly so (below -60 dBFS)"
 log = logging.getLogger(__name__)
+
+
+class InvalidOutputError(Exception):
+    """The model produced NaN or infinite numbers."""
 
 
 @dataclass(frozen=True)
 class Segment:
     start: float
     end: float
-    genre: str
+    genre: str | None  # None: no signal in this segment
     confidence: float
     probabilities: np.ndarray = field(repr=False)
 
@@ -34,17 +51,24 @@ class Segment:
 @dataclass(frozen=True)
 class TrackResult:
     path: str
-    genre: str
+    genre: str | None  # None: no verdict (see `note`)
     confidence: float
     probabilities: dict[str, float]
     segments: list[Segment]
     duration: float
+    note: str = ""
+    tags: dict[str, float] = field(default_factory=dict)  # top music tags, when the model has them
+
+    @property
+    def uncertain(self) -> bool:
+        return self.genre is not None and self.confidence < UNCERTAIN_BELOW
 
     def to_json(self) -> dict[str, object]:
-        return {
+        doc: dict[str, object] = {
             "path": self.path,
             "genre": self.genre,
             "confidence": round(self.confidence, 6),
+            "uncertain": self.uncertain,
             "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
             "segments": [
                 {"start": round(s.start, 3), "end": round(s.end, 3), "genre": s.genre,
@@ -53,9 +77,23 @@ class TrackResult:
             ],
             "duration": round(self.duration, 3),
         }  # fmt: skip
+        if self.tags:
+            doc["tags"] = {k: round(v, 4) for k, v in self.tags.items()}
+        if self.note:
+            doc["note"] = self.note
+        return doc
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         return sorted(self.probabilities.items(), key=lambda kv: -kv[1])[:k]
+
+    def verdict_text(self) -> str:
+        """'jazz 87%', 'uncertain: jazz 45% or blues 30%', or 'no signal'."""
+        if self.genre is None:
+            return "no signal"
+        if self.uncertain:
+            (g1, p1), (g2, p2) = self.top(2)
+            return f"uncertain: {g1} {p1:.0%} or {g2} {p2:.0%}"
+        return f"{self.genre} {self.confidence:.0%}"
 
 
 @dataclass(frozen=True)
@@ -84,7 +122,15 @@ class Engine:
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         self.hop_seconds = hop_seconds
         self.batch_size = batch_size
-        self.model = optimise_for_inference(loaded.model.eval(), self.device)
+        self.temperature = loaded.info.temperature
+        self.tag_names = list(loaded.info.tags)
+        self.has_tags = bool(self.tag_names) and hasattr(loaded.model, "forward_with_tags")
+        # The tag head needs the unfused module's second output; fusion keeps `forward` only.
+        self.model = (
+            loaded.model.eval().to(self.device)
+            if self.has_tags
+            else optimise_for_inference(loaded.model.eval(), self.device)
+        )
         self.mel = LogMel(self.cfg).to(self.device)
 
     @classmethod
@@ -101,15 +147,28 @@ class Engine:
             return self.mel(torch.from_numpy(np.ascontiguousarray(wave)).to(self.device))
 
     # -- model ------------------------------------------------------------------------------
-    def window_log_probs(self, windows_db: torch.Tensor) -> torch.Tensor:
-        """(n, n_mels, frames) dB windows -> (n, classes) log-probabilities on the CPU."""
-        out = []
+    def window_outputs(self, windows_db: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(n, n_mels, frames) feature windows -> calibrated (n, classes) log-probabilities
+        and, for a model with a tag head, (n, tags) tag logits; both on the CPU. Raises
+        InvalidOutputError if the model's numbers are not finite."""
+        out, tags = [], []
         with torch.inference_mode():
             for i in range(0, len(windows_db), self.batch_size):
                 x = normalise(windows_db[i : i + self.batch_size], self.cfg).unsqueeze(1)
                 x = x.to(self.device).contiguous(memory_format=torch.channels_last)
-                out.append(torch.log_softmax(self.model(x).float(), -1).cpu())
-        return torch.cat(out)
+                if self.has_tags:
+                    logits, tag_logits = self.model.forward_with_tags(x)  # type: ignore[operator]
+                    tags.append(tag_logits.float().cpu())
+                else:
+                    logits = self.model(x)
+                out.append(torch.log_softmax(logits.float() / self.temperature, -1).cpu())
+        logp = torch.cat(out)
+        if not torch.isfinite(logp).all():
+            raise InvalidOutputError("model produced invalid output (NaN or infinite numbers)")
+        return logp, (torch.cat(tags) if tags else None)
+
+    def window_log_probs(self, windows_db: torch.Tensor) -> torch.Tensor:
+        return self.window_outputs(windows_db)[0]
 
     def classify_window(self, wave: np.ndarray) -> np.ndarray:
         """Probabilities for the last window of a live signal (microphone readout)."""
@@ -117,16 +176,24 @@ class Engine:
         window = db[..., -self.cfg.segment_frames :].unsqueeze(0)
         return self.window_log_probs(window)[0].exp().numpy()
 
-    def classify_log_mel(self, db: torch.Tensor, path: str, duration: float) -> TrackResult:
+    def classify_log_mel(
+        self, db: torch.Tensor, path: str, duration: float, levels: np.ndarray | None = None
+    ) -> TrackResult:
+        """Whole-track features -> verdict. `levels` (dBFS per segment) marks silent segments,
+        which get no genre and do not vote; a track with no audible segment gets no verdict."""
         windows, times = frame_windows(db, self.cfg, self.hop_seconds)
-        logp = self.window_log_probs(windows)
-        track = track_log_probs(logp).exp().numpy()
+        logp, tag_logits = self.window_outputs(windows)
+        audible = np.ones(len(times), bool) if levels is None else np.asarray(levels) > SILENCE_DBFS
         probs = logp.exp().numpy()
         segments = [
-            Segment(min(s, duration), min(e, duration), self.labels[int(p.argmax())],
-                    float(p.max()), p)
-            for (s, e), p in zip(times, probs, strict=True)
+            Segment(min(s, duration), min(e, duration),
+                    self.labels[int(p.argmax())] if loud else None, float(p.max()), p)
+            for (s, e), p, loud in zip(times, probs, audible, strict=True)
         ]  # fmt: skip
+        if not audible.any():
+            return TrackResult(path, None, 0.0, {}, segments, duration, note=NO_SIGNAL_NOTE)
+        keep = torch.from_numpy(audible)
+        track = track_log_probs(logp[keep]).exp().numpy()
         best = int(track.argmax())
         return TrackResult(
             path=path,
@@ -135,10 +202,28 @@ class Engine:
             probabilities={lab: float(p) for lab, p in zip(self.labels, track, strict=True)},
             segments=segments,
             duration=duration,
+            tags=self._top_tags(tag_logits[keep] if tag_logits is not None else None),
         )
 
+    def _top_tags(self, tag_logits: torch.Tensor | None) -> dict[str, float]:
+        if tag_logits is None or not len(tag_logits):
+            return {}
+        p = torch.sigmoid(tag_logits).mean(0).numpy()
+        order = np.argsort(-p)[:TOP_TAGS]
+        return {self.tag_names[i]: float(p[i]) for i in order}
+
+    def segment_levels(self, wave: np.ndarray) -> np.ndarray:
+        """RMS level in dBFS of each analysis segment of a whole-track waveform."""
+        frames = 1 + len(wave) // self.cfg.hop_length  # centred STFT framing
+        times = segment_times(segment_starts(frames, self.cfg, self.hop_seconds), self.cfg)
+        sr = self.cfg.sample_rate
+        return np.array([level_dbfs(wave[int(s * sr) : int(e * sr)]) for s, e in times])
+
     def classify_waveform(self, wave: np.ndarray, path: str = "") -> TrackResult:
-        return self.classify_log_mel(self.log_mel(wave), path, len(wave) / self.cfg.sample_rate)
+        return self.classify_log_mel(
+            self.log_mel(wave), path, len(wave) / self.cfg.sample_rate,
+            self.segment_levels(pad_to_window(wave, self.cfg)),
+        )  # fmt: skip
 
     def classify_file(self, path: str | os.PathLike[str]) -> TrackResult:
         audio = decode_file(path, self.cfg.sample_rate)
@@ -152,12 +237,13 @@ class Engine:
         libsndfile, soxr and torch release the GIL, so a thread pool keeps both cores busy.
         """
 
-        def prepare(p: str | os.PathLike[str]) -> tuple[torch.Tensor, float]:
+        def prepare(p: str | os.PathLike[str]) -> tuple[torch.Tensor, float, np.ndarray]:
             audio = decode_file(p, self.cfg.sample_rate)
-            return self.log_mel(audio.samples), audio.duration
+            wave = pad_to_window(audio.samples, self.cfg)
+            return self.log_mel(audio.samples), audio.duration, self.segment_levels(wave)
 
         with ThreadPoolExecutor(max_workers=prefetch, thread_name_prefix="decode") as pool:
-            pending: list[tuple[str, Future[tuple[torch.Tensor, float]]]] = []
+            pending: list[tuple[str, Future[tuple[torch.Tensor, float, np.ndarray]]]] = []
             it = iter(paths)
             for p in it:
                 pending.append((str(p), pool.submit(prepare, p)))
@@ -171,13 +257,15 @@ class Engine:
                 yield self._finish(name, fut)
 
     def _finish(
-        self, name: str, fut: Future[tuple[torch.Tensor, float]]
+        self, name: str, fut: Future[tuple[torch.Tensor, float, np.ndarray]]
     ) -> TrackResult | FileFailure:
         try:
-            db, duration = fut.result()
-            return self.classify_log_mel(db, name, duration)
+            db, duration, levels = fut.result()
+            return self.classify_log_mel(db, name, duration, levels)
         except AudioDecodeError as e:
             return FileFailure(name, e.reason)
+        except InvalidOutputError as e:
+            return FileFailure(name, str(e))
         except MemoryError:
             return FileFailure(name, "out of memory while decoding (file too long?)")
         except Exception as e:  # one bad file must not end a batch; the log keeps the trace
@@ -197,4 +285,9 @@ def optimise_for_inference(model: torch.nn.Module, device: torch.device) -> torc
     return model.to(device).to(memory_format=torch.channels_last).eval()
 
 
-ResultCallback = Callable[[TrackResult | FileFailure], None]
+def level_dbfs(wave: np.ndarray) -> float:
+    """RMS level in dB relative to full scale; -inf-safe (silence is -200)."""
+    if not len(wave):
+        return -200.0
+    rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
+    return 20.0 * float(np.log10(max(rms, 1e-10)))

@@ -1,4 +1,6 @@
-"""Architecture name -> builder. The only place names are resolved (never eval).
+"""Architecture name -> everything the app needs to know about it. The only place names are
+resolved (never eval): the train command, the Train tab, the loader and the self-test read
+this table, so adding an architecture is one entry here.
 
 Importing this module does not import torch: builders import their model when called, so the
 model picker can validate names at start-up for free.
@@ -7,11 +9,15 @@ model picker can validate names at start-up for free.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from mgr_desktop.config import MUSICNN_FEATURES, FeatureConfig
 
 if TYPE_CHECKING:
     from torch import nn
+
+Builder = Callable[..., "nn.Module"]
 
 
 def _cnn(n_classes: int, **_: Any) -> nn.Module:
@@ -21,37 +27,102 @@ def _cnn(n_classes: int, **_: Any) -> nn.Module:
 
 
 def _resnet18(
-    n_classes: int, pretrained: bool = False, on_message: Callable[[str], None] | None = None
+    n_classes: int,
+    pretrained: bool = False,
+    on_message: Callable[[str], None] | None = None,
+    **_: Any,
 ) -> nn.Module:
     from mgr_desktop.models.resnet import build_resnet18
 
     return build_resnet18(n_classes, pretrained, on_message)
 
 
+def _musicnn(*backbones: str) -> Builder:
+    def build(n_classes: int, pretrained: bool = False, **_: Any) -> nn.Module:
+        from mgr_desktop.models.transfer import MusicnnGenre
+
+        return MusicnnGenre(n_classes, backbones, pretrained=pretrained)
+
+    return build
+
+
 @dataclass(frozen=True)
 class Architecture:
     name: str
-    title: str
-    build: Callable[..., nn.Module]
-    supports_pretrained: bool = False
+    title: str  # what the Train tab's list shows
+    build: Builder
+    default_max_lr: float  # OneCycle peak that trains well for this architecture
+    features: FeatureConfig = field(default_factory=FeatureConfig)  # its input features
+    supports_pretrained: bool = False  # starts from pretrained weights when asked
+    pretrained_help: str = ""  # what "pretrained" means for it
+    transfer: bool = False  # a pretrained backbone with a genre head (probe or fine-tune)
+    min_n_mels: int = 32  # the fewest mel bands its pooling can take
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "cnn": Architecture("cnn", "Compact CNN", _cnn),
-    "resnet18": Architecture("resnet18", "ResNet18", _resnet18, supports_pretrained=True),
+    a.name: a
+    for a in (
+        Architecture(
+            "musicnn_msd",
+            "musicnn (Million Song Dataset) + genre head — recommended",
+            _musicnn("MSD_musicnn"),
+            default_max_lr=1e-3,
+            features=MUSICNN_FEATURES,
+            supports_pretrained=True,
+            pretrained_help="start from musicnn's music-tagging weights (shipped)",
+            transfer=True,
+            min_n_mels=96,
+        ),
+        Architecture(
+            "musicnn_mtt",
+            "musicnn (MagnaTagATune) + genre head",
+            _musicnn("MTT_musicnn"),
+            default_max_lr=1e-3,
+            features=MUSICNN_FEATURES,
+            supports_pretrained=True,
+            pretrained_help="start from musicnn's music-tagging weights (shipped)",
+            transfer=True,
+            min_n_mels=96,
+        ),
+        Architecture(
+            "musicnn_msd_mtt",
+            "musicnn MSD + MTT together + genre head",
+            _musicnn("MSD_musicnn", "MTT_musicnn"),
+            default_max_lr=1e-3,
+            features=MUSICNN_FEATURES,
+            supports_pretrained=True,
+            pretrained_help="start from musicnn's music-tagging weights (shipped)",
+            transfer=True,
+            min_n_mels=96,
+        ),
+        Architecture("cnn", "Compact CNN (from scratch, fast)", _cnn, default_max_lr=3e-3),
+        Architecture(
+            "resnet18",
+            "ResNet18 (slower)",
+            _resnet18,
+            default_max_lr=1e-3,
+            supports_pretrained=True,
+            pretrained_help="start from ImageNet weights when torchvision has them",
+        ),
+    )
 }
+DEFAULT_ARCH = "musicnn_msd"
 
 
 class UnknownArchitectureError(ValueError):
     pass
 
 
-def build_model(arch: str, n_classes: int, **options: object) -> nn.Module:
+def get_architecture(arch: str) -> Architecture:
     try:
-        spec = ARCHITECTURES[arch]
-    except KeyError:
+        return ARCHITECTURES[arch]
+    except (KeyError, TypeError):
         known = ", ".join(sorted(ARCHITECTURES))
         raise UnknownArchitectureError(f"unknown architecture {arch!r} (known: {known})") from None
+
+
+def build_model(arch: str, n_classes: int, **options: object) -> nn.Module:
+    spec = get_architecture(arch)
     if n_classes < 2:
         raise ValueError(f"a genre model needs at least 2 labels, got {n_classes}")
     return spec.build(n_classes, **options)

@@ -84,7 +84,7 @@ def prepare(
     for s in splits:
         kept = Split(*[[t for t in getattr(s, p) if str(t.path) in ok]
                        for p in ("train", "valid", "test")], name=s.name)  # fmt: skip
-        if not kept.train or not kept.valid or not kept.test:
+        if not kept.train or not kept.valid or (s.test and not kept.test):
             raise DatasetError(f"{root}: too few readable tracks for a train/valid/test split")
         out.append(TrainData(report.labels, cfg, kept, built.features, str(report.root), report))
     return out

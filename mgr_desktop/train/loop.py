@@ -26,13 +26,13 @@ from mgr_desktop.atomic import write_text_atomic
 from mgr_desktop.config import FeatureConfig
 from mgr_desktop.device import pick_device
 from mgr_desktop.dsp.mel import frame_windows, normalise
-from mgr_desktop.models.aggregate import track_log_probs
 from mgr_desktop.models.checkpoint import CheckpointError, ModelInfo, save_model
 from mgr_desktop.models.registry import build_model
 from mgr_desktop.train.augment import make_batch, plan_epoch
+from mgr_desktop.train.calibrate import fit_temperature
 from mgr_desktop.train.data import TrainData
 from mgr_desktop.train.distributed import Dist, init_from_env
-from mgr_desktop.train.metrics import Evaluation
+from mgr_desktop.train.metrics import Evaluation, evaluation_from_window_logp
 from mgr_desktop.train.recipe import TrainConfig
 from mgr_desktop.train.state import load_state, save_state
 
@@ -65,6 +65,8 @@ def evaluate(
     hop_seconds: float = 1.5,
     dist: Dist | None = None,
     batch_windows: int = 256,
+    temperature: float = 1.0,
+    per_track_out: dict[int, np.ndarray] | None = None,
 ) -> Evaluation:
     """Every window of every track (hop `hop_seconds`), aggregated per track as in inference.
     Under torchrun each rank takes a share of the tracks and the results are gathered."""
@@ -79,7 +81,7 @@ def evaluate(
         def flush() -> None:
             x = torch.cat([w for _, w in pending])
             x = normalise(x, cfg).unsqueeze(1).to(device)
-            logp = torch.log_softmax(model(x).float(), -1).cpu().numpy()
+            logp = torch.log_softmax(model(x).float() / temperature, -1).cpu().numpy()
             pos = 0
             for i, w in pending:
                 per_track[i] = logp[pos : pos + len(w)]
@@ -98,15 +100,12 @@ def evaluate(
     model.train(was_training)
     for part in d.gather(per_track):
         per_track.update(part)
+    if per_track_out is not None:
+        per_track_out.update(per_track)
     order = sorted(per_track)
-    t_true = np.array([targets[i] for i in order])
-    t_pred = np.array(
-        [int(track_log_probs(torch.from_numpy(per_track[i])).argmax()) for i in order]
+    return evaluation_from_window_logp(
+        [per_track[i] for i in order], [targets[i] for i in order], labels
     )
-    w_true = np.concatenate([np.full(len(per_track[i]), targets[i]) for i in order])
-    w_logp = np.concatenate([per_track[i] for i in order])
-    loss = float(-w_logp[np.arange(len(w_true)), w_true].mean())
-    return Evaluation(labels, t_true, t_pred, w_true, w_logp.argmax(1), loss)
 
 
 def fit(
@@ -118,6 +117,12 @@ def fit(
     resume: bool = False,
 ) -> RunResult:
     emit = on_event or (lambda e: None)
+    if config.probe:
+        from mgr_desktop.train.probe import run_probe
+
+        if resume:
+            emit({"kind": "message", "text": "a head-only run is quick: starting it again"})
+        return run_probe(config, data, Path(out_dir), emit, stop)
     device = pick_device(config.device)
     d = init_from_env(device.type)
     if d.enabled and device.type == "cuda":
@@ -230,7 +235,7 @@ def fit(
                 emit({"kind": "stopped", "epoch": epoch, "batch": b})
                 return RunResult("stopped", out, _metrics_doc(history, data, None, epoch))
             idx = batches[b]
-            x = normalise(make_batch(train_x, plan, idx, width, cfg.db_floor), cfg).unsqueeze(1)
+            x = normalise(make_batch(train_x, plan, idx, width, cfg.floor_value), cfg).unsqueeze(1)
             y = torch.tensor([train_y[plan.order[i]] for i in idx])
             x, y = x.to(device), y.to(device)
             lam = float(plan.mixup_lam[idx[0]])
@@ -309,23 +314,52 @@ def fit(
     if best_state is None:
         best_state = _best_from_disk(out, model, d)
     model.load_state_dict(best_state)
+    # Calibrate: one temperature fitted on the validation tracks, saved with the model.
+    temperature = fit_temperature(
+        _window_logp(model, valid_x, valid_y, labels, cfg, device, config, d), valid_y
+    )
     test_x, test_y = data.arrays("test")
-    test = evaluate(model, test_x, test_y, labels, cfg, device, config.eval_hop_seconds, d)
-    report = test.report()
+    report = None
+    if test_x:
+        test = evaluate(model, test_x, test_y, labels, cfg, device, config.eval_hop_seconds, d,
+                        temperature=temperature)  # fmt: skip
+        report = test.report()
+    else:
+        emit({"kind": "message", "text": "no test subset: the test was not measured"})
     metrics = _metrics_doc(history, data, report, len(history))
     if d.is_main:
         write_text_atomic(out / METRICS_FILE, json.dumps(metrics, indent=1))
+        scores = {} if report is None else {
+            "test_track_accuracy": report["track_accuracy"],
+            "test_segment_accuracy": report["segment_accuracy"],
+            "test_macro_f1": report["macro_f1"]}  # fmt: skip
         save_model(out / MODEL_FILE, model, ModelInfo(
-            config.arch, tuple(labels), cfg, name=out.name,
+            config.arch, tuple(labels), cfg, name=out.name, temperature=temperature,
             training={**summary, "best_epoch": best_epoch, "epochs_completed": len(history),
-                      "valid_track_accuracy": best_acc,
-                      "test_track_accuracy": report["track_accuracy"],
-                      "test_segment_accuracy": report["segment_accuracy"],
-                      "test_macro_f1": report["macro_f1"]}))  # fmt: skip
+                      "valid_track_accuracy": best_acc, "temperature": temperature,
+                      **scores}))  # fmt: skip
     d.barrier()
-    emit({"kind": "test", "metrics": report})
+    if report is not None:
+        emit({"kind": "test", "metrics": report})
     emit({"kind": "done", "out_dir": str(out), "model": str(out / MODEL_FILE)})
     return RunResult("finished", out, metrics)
+
+
+def _window_logp(
+    model: nn.Module,
+    feats: list[np.ndarray],
+    targets: list[int],
+    labels: list[str],
+    cfg: FeatureConfig,
+    device: torch.device,
+    config: TrainConfig,
+    d: Dist,
+) -> list[torch.Tensor]:
+    """Each validation track's window log-probabilities, for fitting the temperature."""
+    ev_hook: dict[int, np.ndarray] = {}
+    evaluate(model, feats, targets, labels, cfg, device, config.eval_hop_seconds, d,
+             per_track_out=ev_hook)  # fmt: skip
+    return [torch.from_numpy(ev_hook[i]) for i in sorted(ev_hook)]
 
 
 def _best_from_disk(out: Path, model: nn.Module, d: Dist) -> dict[str, torch.Tensor]:

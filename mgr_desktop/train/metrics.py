@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+
+def evaluation_from_window_logp(
+    per_track: Sequence[np.ndarray], targets: Sequence[int], labels: Sequence[str]
+) -> Evaluation:
+    """Each track's window log-probabilities -> per-track (the inference rule) and per-window
+    predictions, and the mean window cross-entropy."""
+    import torch
+
+    from mgr_desktop.models.aggregate import track_log_probs
+
+    t_true = np.asarray(targets, dtype=np.int64)
+    t_pred = np.array(
+        [int(track_log_probs(torch.from_numpy(np.asarray(w))).argmax()) for w in per_track],
+        dtype=np.int64,
+    )
+    w_true = np.concatenate([np.full(len(w), t) for w, t in zip(per_track, targets, strict=True)])
+    w_logp = np.concatenate(per_track) if per_track else np.zeros((0, len(labels)))
+    loss = float(-w_logp[np.arange(len(w_true)), w_true].mean()) if len(w_true) else 0.0
+    return Evaluation(list(labels), t_true, t_pred, w_true, w_logp.argmax(1), loss)
 
 
 @dataclass

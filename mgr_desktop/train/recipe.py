@@ -7,22 +7,24 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-# Peak learning rates that train well from scratch (cnn) and from ImageNet weights (resnet18).
-DEFAULT_MAX_LR = {"cnn": 3e-3, "resnet18": 1e-3}
+from mgr_desktop.models.registry import DEFAULT_ARCH, get_architecture
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    arch: str = "cnn"
+    arch: str = DEFAULT_ARCH
     epochs: int = 30
     batch_size: int = 32
-    max_lr: float | None = None  # None: DEFAULT_MAX_LR[arch]
+    max_lr: float | None = None  # None: the architecture's default (models.registry)
     weight_decay: float = 1e-4
     clip_value: float | None = 0.1
     clip_norm: float | None = None
     seed: int = 0
     device: str = "auto"
-    pretrained: bool = True  # resnet18: start from ImageNet weights when available
+    pretrained: bool = True  # start from the architecture's pretrained weights when it has them
+    # Transfer architectures: train only the genre head on the frozen pretrained network (a
+    # probe, on cached embeddings), or fine-tune everything (False).
+    freeze_backbone: bool = True
     crops_per_track: int = 1  # random 3 s crops of each training track per epoch
     time_masks: int = 1
     time_mask_frames: int = 20
@@ -40,10 +42,19 @@ class TrainConfig:
             raise ValueError("max learning rate must be > 0")
         if self.weight_decay < 0:
             raise ValueError("weight decay must be >= 0")
+        get_architecture(self.arch)  # unknown names fail here, with the list of known ones
 
     @property
     def peak_lr(self) -> float:
-        return self.max_lr if self.max_lr is not None else DEFAULT_MAX_LR.get(self.arch, 1e-3)
+        return (
+            self.max_lr if self.max_lr is not None else get_architecture(self.arch).default_max_lr
+        )
+
+    @property
+    def probe(self) -> bool:
+        """Train a head on cached embeddings of a frozen pretrained backbone."""
+        arch = get_architecture(self.arch)
+        return arch.transfer and self.freeze_backbone and self.pretrained
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -59,6 +59,7 @@ def explain_failure(e: BaseException) -> str:
 def run_job(job: TrainJob, events: Any, stop: Any) -> None:
     """Process entry point: prepare data, train (every fold for k-fold), report through
     `events`. Never raises: failures become an 'error' event."""
+    from mgr_desktop.models.registry import get_architecture
     from mgr_desktop.train.cache import Stopped
     from mgr_desktop.train.data import prepare
     from mgr_desktop.train.discover import DatasetError
@@ -73,8 +74,9 @@ def run_job(job: TrainJob, events: Any, stop: Any) -> None:
         out.mkdir(parents=True, exist_ok=True)
         job.save()
         folds = prepare(
-            job.data_root, job.split, config.seed, job.folds, job.cache, on_event=put, stop=stop
-        )
+            job.data_root, job.split, config.seed, job.folds, job.cache,
+            features_cfg=get_architecture(config.arch).features, on_event=put, stop=stop,
+        )  # fmt: skip
         if len(folds) == 1:
             result = fit(config, folds[0], out, put, stop, resume=job.resume)
             put(

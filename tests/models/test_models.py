@@ -12,9 +12,10 @@ from mgr_desktop.models.registry import ARCHITECTURES, UnknownArchitectureError,
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 @pytest.mark.parametrize("n_classes", [2, 10, 17])
 def test_models_map_log_mel_windows_to_n_logits(arch: str, n_classes: int) -> None:
+    cfg = ARCHITECTURES[arch].features  # each architecture's own input features
     model = build_model(arch, n_classes).eval()
     with torch.no_grad():
-        out = model(torch.randn(3, 1, 128, 130))
+        out = model(torch.randn(3, 1, cfg.n_mels, cfg.segment_frames))
     assert out.shape == (3, n_classes)
     assert torch.isfinite(out).all()
 

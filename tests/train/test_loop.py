@@ -17,7 +17,7 @@ from mgr_desktop.train.loop import ResumeError, fit
 from mgr_desktop.train.recipe import TrainConfig
 from mgr_desktop.train.state import load_state
 
-FAST = TrainConfig(epochs=3, batch_size=4, crops_per_track=1, seed=5)
+FAST = TrainConfig(arch="cnn", epochs=3, batch_size=4, crops_per_track=1, seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def test_stop_mid_epoch_then_resume_matches_an_uninterrupted_run(data, tmp_path:
 def test_resume_refuses_a_different_run(data, tmp_path: Path) -> None:
     with pytest.raises(ResumeError, match="nothing to resume"):
         fit(FAST, data, tmp_path / "empty", resume=True)
-    fit(TrainConfig(epochs=1, batch_size=8), data, tmp_path / "run")
+    fit(TrainConfig(arch="cnn", epochs=1, batch_size=8), data, tmp_path / "run")
     with pytest.raises(ResumeError, match="same architecture"):
         fit(
             TrainConfig(arch="resnet18", epochs=1, pretrained=False),
@@ -116,7 +116,9 @@ def test_resume_refuses_a_different_run(data, tmp_path: Path) -> None:
 
 
 def test_clip_by_norm_and_mixup_run(data, tmp_path: Path) -> None:
-    cfg = TrainConfig(epochs=1, batch_size=8, clip_value=None, clip_norm=1.0, mixup_alpha=0.4)
+    cfg = TrainConfig(
+        arch="cnn", epochs=1, batch_size=8, clip_value=None, clip_norm=1.0, mixup_alpha=0.4
+    )
     assert fit(cfg, data, tmp_path / "run").status == "finished"
     with pytest.raises(ValueError, match="not both"):
         TrainConfig(clip_value=0.1, clip_norm=1.0)

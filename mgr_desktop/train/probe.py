@@ -1,0 +1,238 @@
+"""A genre head on a frozen pretrained backbone, trained on cached segment embeddings.
+
+Same recipe and events as the full loop (AdamW, OneCycle, clipping; epoch and batch events,
+best-on-validation checkpoint, temperature fitted on validation), but each step touches only
+the head, so a run takes seconds once the embeddings are cached.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from mgr_desktop.atomic import write_text_atomic
+from mgr_desktop.device import pick_device
+from mgr_desktop.models.checkpoint import ModelInfo, save_model
+from mgr_desktop.models.registry import build_model
+from mgr_desktop.paths import cache_dir
+from mgr_desktop.train.calibrate import expected_calibration_error, fit_temperature
+from mgr_desktop.train.data import TrainData
+from mgr_desktop.train.embeddings import EmbeddingCache
+from mgr_desktop.train.metrics import Evaluation, evaluation_from_window_logp
+from mgr_desktop.train.recipe import TrainConfig
+
+EventSink = Any
+
+if TYPE_CHECKING:
+    from mgr_desktop.train.loop import RunResult
+
+
+def fit_probe(
+    config: TrainConfig,
+    data: TrainData,
+    out: Path,
+    emit: EventSink,
+    stop: threading.Event | None,
+) -> tuple[str, nn.Module, list[dict[str, Any]], float, int, float]:
+    """Train the head. Returns (status, model with the best head, history, best valid
+    accuracy, best epoch, temperature)."""
+    from mgr_desktop.models.transfer import MusicnnGenre
+
+    device = pick_device(config.device)
+    torch.manual_seed(config.seed)
+    model = build_model(config.arch, len(data.labels), pretrained=True)
+    assert isinstance(model, MusicnnGenre)
+    model.to(device).eval()
+    store = EmbeddingCache(
+        cache_dir() / "embeddings", model, data.features_cfg, config.eval_hop_seconds
+    )
+    tracks = [str(t.path) for p in ("train", "valid", "test") for t in getattr(data.split, p)]
+    emit({"kind": "message", "text": "embedding every segment with the frozen backbone"})
+    emit({"kind": "cache_start", "total": len(tracks)})
+    emb = store.build(
+        tracks, data.features, device,
+        on_progress=lambda d, n, p: emit(
+            {"kind": "cache_progress", "done": d, "total": n, "path": p}),
+        stop=stop,
+    )  # fmt: skip
+    emit({"kind": "cache_done", "total": len(tracks), "hits": 0, "failed": 0})
+
+    def part(name: str) -> tuple[list[torch.Tensor], list[int]]:
+        index = {lab: i for i, lab in enumerate(data.labels)}
+        ts = getattr(data.split, name)
+        return [torch.from_numpy(emb[str(t.path)]) for t in ts], [index[t.label] for t in ts]
+
+    train_e, train_y = part("train")
+    valid_e, valid_y = part("valid")
+    x = torch.cat(train_e).to(device)
+    y = torch.cat([torch.full((len(e),), c) for e, c in zip(train_e, train_y, strict=True)])
+    y = y.to(device)
+    model.set_standardisation(x)
+    head = model.head
+    opt = torch.optim.AdamW(head.parameters(), lr=config.peak_lr, weight_decay=config.weight_decay)
+    steps = math.ceil(len(x) / config.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=config.peak_lr, total_steps=config.epochs * steps
+    )
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.0)
+    history: list[dict[str, Any]] = []
+    best = (-1.0, -math.inf)
+    best_state: dict[str, torch.Tensor] = {}
+    best_epoch = 0
+    for epoch in range(config.epochs):
+        emit({"kind": "epoch_start", "epoch": epoch, "epochs": config.epochs, "batches": steps})
+        t0 = time.perf_counter()
+        g = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+        order = torch.randperm(len(x), generator=g).to(device)
+        head.train()
+        total = 0.0
+        for b in range(steps):
+            if stop is not None and stop.is_set():
+                emit({"kind": "stopped", "epoch": epoch, "batch": b})
+                return "stopped", model, history, best[0], best_epoch, 1.0
+            idx = order[b * config.batch_size : (b + 1) * config.batch_size]
+            loss = loss_fn(model.head_logits(x[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.clip_value is not None:
+                nn.utils.clip_grad_value_(head.parameters(), config.clip_value)
+            elif config.clip_norm is not None:
+                nn.utils.clip_grad_norm_(head.parameters(), config.clip_norm)
+            lr = sched.get_last_lr()[0]
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(idx)
+            elapsed = time.perf_counter() - t0
+            emit({"kind": "batch", "epoch": epoch, "batch": b, "batches": steps,
+                  "loss": float(loss.detach()), "lr": lr, "elapsed": elapsed})  # fmt: skip
+        ev = evaluate_embeddings(model, valid_e, valid_y, data.labels, device)
+        row = {
+            "epoch": epoch + 1, "train_loss": total / len(x), "valid_loss": ev.loss,
+            "valid_track_accuracy": ev.track_accuracy,
+            "valid_segment_accuracy": ev.segment_accuracy,
+            "lr": sched.get_last_lr()[0], "seconds": time.perf_counter() - t0,
+        }  # fmt: skip
+        history.append(row)
+        if (ev.track_accuracy, -ev.loss) > best:  # ties go to the lower validation loss
+            best = (ev.track_accuracy, -ev.loss)
+            best_epoch = epoch + 1
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        emit({"kind": "epoch_end", **row, "epochs": config.epochs, "best_epoch": best_epoch})
+    model.load_state_dict(best_state)
+    logp = window_logp(model, valid_e, device)
+    temperature = fit_temperature(logp, valid_y)
+    return "finished", model, history, best[0], best_epoch, temperature
+
+
+def window_logp(
+    model: nn.Module, embeddings: list[torch.Tensor], device: torch.device
+) -> list[torch.Tensor]:
+    model.eval()
+    with torch.inference_mode():
+        return [
+            torch.log_softmax(model.head_logits(e.to(device)).float(), -1).cpu()  # type: ignore[operator]
+            for e in embeddings
+        ]
+
+
+def evaluate_embeddings(
+    model: nn.Module,
+    embeddings: list[torch.Tensor],
+    targets: list[int],
+    labels: list[str],
+    device: torch.device,
+    temperature: float = 1.0,
+) -> Evaluation:
+    logp = window_logp(model, embeddings, device)
+    logp = [torch.log_softmax(w / temperature, -1) for w in logp]
+    return evaluation_from_window_logp([w.numpy() for w in logp], targets, labels)
+
+
+def probe_report(
+    model: nn.Module,
+    embeddings: list[torch.Tensor],
+    targets: list[int],
+    labels: list[str],
+    device: torch.device,
+    temperature: float,
+) -> dict[str, Any]:
+    """The test-or-validation report, with the calibration error at this temperature."""
+    from mgr_desktop.train.calibrate import track_probabilities
+
+    ev = evaluate_embeddings(model, embeddings, targets, labels, device, temperature)
+    probs = track_probabilities(window_logp(model, embeddings, device), temperature)
+    return {**ev.report(), "ece": expected_calibration_error(probs, targets)}
+
+
+def run_probe(
+    config: TrainConfig,
+    data: TrainData,
+    out: Path,
+    emit: EventSink,
+    stop: threading.Event | None,
+) -> RunResult:
+    """The whole frozen-backbone run: train, calibrate, save the best model, test if a test
+    subset exists. Writes the same files as the full loop."""
+    from mgr_desktop.train.loop import METRICS_FILE, MODEL_FILE, RunResult, _metrics_doc, _summary
+
+    out.mkdir(parents=True, exist_ok=True)
+    status, model, history, best_acc, best_epoch, temperature = fit_probe(
+        config, data, out, emit, stop
+    )
+    if status != "finished":
+        return RunResult(status, out, _metrics_doc(history, data, None, len(history)))
+    device = next(model.parameters()).device
+    valid_e, valid_y = _part(data, "valid", model, device, config)
+    valid = probe_report(model, valid_e, valid_y, data.labels, device, temperature)
+    test = None
+    if data.split.test:
+        test_e, test_y = _part(data, "test", model, device, config)
+        test = probe_report(model, test_e, test_y, data.labels, device, temperature)
+    else:
+        emit({"kind": "message", "text": "no test subset: the test was not measured"})
+    training = {
+        **_summary(config, data), "best_epoch": best_epoch, "epochs_completed": len(history),
+        "valid_track_accuracy": best_acc, "temperature": temperature,
+        "valid_ece": valid["ece"], "frozen_backbone": True,
+    }  # fmt: skip
+    if test is not None:
+        training.update(test_track_accuracy=test["track_accuracy"],
+                        test_segment_accuracy=test["segment_accuracy"],
+                        test_macro_f1=test["macro_f1"], test_ece=test["ece"])  # fmt: skip
+    save_model(out / MODEL_FILE, model, ModelInfo(
+        config.arch, tuple(data.labels), data.features_cfg, name=out.name, training=training,
+        temperature=temperature, tags=pretrained_tags_of(model)))  # fmt: skip
+    emit({"kind": "checkpoint", "which": "best", "path": str(out / MODEL_FILE)})
+    metrics = {**_metrics_doc(history, data, test, len(history)), "valid": valid,
+               "temperature": temperature}  # fmt: skip
+    write_text_atomic(out / METRICS_FILE, json.dumps(metrics, indent=1))
+    if test is not None:
+        emit({"kind": "test", "metrics": test})
+    emit({"kind": "done", "out_dir": str(out), "model": str(out / MODEL_FILE)})
+    return RunResult("finished", out, metrics)
+
+
+def _part(
+    data: TrainData, name: str, model: nn.Module, device: torch.device, config: TrainConfig
+) -> tuple[list[torch.Tensor], list[int]]:
+    store = EmbeddingCache(
+        cache_dir() / "embeddings", model, data.features_cfg, config.eval_hop_seconds
+    )
+    tracks = getattr(data.split, name)
+    emb = store.build([str(t.path) for t in tracks], data.features, device)
+    index = {lab: i for i, lab in enumerate(data.labels)}
+    return [torch.from_numpy(emb[str(t.path)]) for t in tracks], [index[t.label] for t in tracks]
+
+
+def pretrained_tags_of(model: nn.Module) -> tuple[str, ...]:
+    from mgr_desktop.models.musicnn import pretrained_tags
+
+    names = getattr(model, "backbone_names", ())
+    return tuple(pretrained_tags(names[0])) if names else ()
