@@ -36,3 +36,13 @@ def resource_path(*parts: str) -> Path:
     """A file the app ships under `mgr_desktop/data/`: the same path logic serves a source
     checkout, a pip install and a PyInstaller bundle (which keeps the package layout)."""
     return Path(__file__).resolve().parent.joinpath("data", *parts)
+
+
+def default_model_path() -> Path:
+    """The genre model shipped inside the package (see the README's model card)."""
+    return resource_path("models", "default.safetensors")
+
+
+def model_or_default(model: str | os.PathLike[str] | None) -> str:
+    """What the user named, or the shipped default model when they named none."""
+    return str(model) if model else str(default_model_path())

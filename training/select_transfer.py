@@ -24,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 
 FULL = ("blues", "classical", "jazz", "pop")
 # Column ranges of each (backbone, layer) in the embedding, as models.transfer lays them out.
-WIDTHS = [("msd", "mean", 753), ("msd", "max", 753), ("msd", "pen", 500),
+WIDTHS = [("msd", "mean", 753), ("msd", "max", 753), ("msd", "pen", 200),
           ("mtt", "mean", 753), ("mtt", "max", 753), ("mtt", "pen", 200)]  # fmt: skip
 
 

@@ -21,7 +21,9 @@ def add_parser(sub: Any, device_help: str) -> None:
         description="Listen to an input device and print a readout from the last "
         "3 s, four times a second.",
     )
-    p.add_argument("--model", required=True, metavar="FILE")
+    p.add_argument(
+        "--model", metavar="FILE", help="model file (.safetensors; default: the shipped model)"
+    )
     p.add_argument("--device", metavar="N", help="input device index or name (default: system)")
     p.add_argument(
         "--seconds", type=float, metavar="S", help="stop after S seconds (default: until Ctrl+C)"
@@ -36,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from mgr_desktop.audio.capture import Capture
     from mgr_desktop.audio.devices import AudioDeviceError, default_device, list_devices
     from mgr_desktop.inference.live import LiveAnalyzer
+    from mgr_desktop.paths import model_or_default
 
     device: int | str | None = args.device
     if isinstance(device, str) and device.isdigit():
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             default_device("input")  # a clear "no input device" before loading the model
     except AudioDeviceError as e:
         return fail_usage(str(e))
-    engine = load_engine(args.model, args.compute)
+    engine = load_engine(model_or_default(args.model), args.compute)
     if engine is None:
         return EXIT_USAGE
     capture = Capture(engine.cfg.sample_rate, device)
@@ -72,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
                 continue
             r = analyzer.analyze_ring(capture.ring, capture.level_db())
             if args.format == "json":
-                print(json.dumps(r.to_json()), flush=True)
+                print(json.dumps(r.to_json(), allow_nan=False), flush=True)
+            elif r.genre is None:
+                print(f"{r.time:6.1f} s  no signal  level {r.level_db:5.1f} dBFS", flush=True)
             else:
                 top = sorted(r.probabilities.items(), key=lambda kv: -kv[1])[1:3]
                 rest = ", ".join(f"{g} {p:.0%}" for g, p in top)

@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from mgr_desktop.atomic import write_text_atomic
+from mgr_desktop.safetext import csv_cell
 
 QUEUED, ANALYSING, DONE, FAILED, WAITING = "queued", "analysing", "done", "error", "needs a model"
 COLUMNS = ("File", "Genre", "Confidence", "Duration", "Status")
@@ -53,9 +54,13 @@ class FileTableModel(QAbstractTableModel):
             if col == 0:
                 return Path(row.path).name
             if col == 1:
-                return r.genre if r else ""
+                if r is None:
+                    return ""
+                if r.genre is None:
+                    return "no signal"
+                return f"{r.genre}?" if r.uncertain else r.genre
             if col == 2:
-                return f"{r.confidence:.0%}" if r else ""
+                return f"{r.confidence:.0%}" if r and r.genre is not None else ""
             if col == 3:
                 return f"{int(r.duration // 60)}:{r.duration % 60:04.1f}" if r else ""
             return f"error: {row.error}" if row.status == FAILED else row.status
@@ -105,7 +110,7 @@ class FileTableModel(QAbstractTableModel):
                 "genre",
                 "confidence",
                 "duration",
-                *(f"p_{x}" for x in labels),
+                *(csv_cell(f"p_{x}") for x in labels),
                 "status",
                 "error",
             ]
@@ -119,13 +124,13 @@ class FileTableModel(QAbstractTableModel):
             )
             w.writerow(
                 [
-                    r.path,
-                    res.genre if res else "",
+                    csv_cell(r.path),  # names and labels are data, never spreadsheet formulas
+                    csv_cell(res.genre) if res else "",
                     f"{res.confidence:.4f}" if res else "",
                     f"{res.duration:.2f}" if res else "",
                     *probs,
-                    r.status,
-                    r.error,
+                    csv_cell(r.status),
+                    csv_cell(r.error),
                 ]
             )
         return out.getvalue()

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mgr_desktop.dsp.display import display_config
 from mgr_desktop.gui.file_table import ANALYSING, DONE, FAILED, QUEUED, WAITING, FileTableModel
 from mgr_desktop.gui.genre_readout import GenreReadout
 from mgr_desktop.gui.spectrogram_view import SpectrogramView
@@ -119,7 +120,8 @@ class FilesPanel(QWidget):
         self.player = Player()
         self.current: str | None = None
         self.current_db: np.ndarray | None = None
-        self.frame_seconds = 512 / 22050
+        display = display_config()
+        self.frame_seconds = display.hop_length / display.sample_rate
         self.has_model = False
         self.timer = QTimer(self)
         self.timer.setInterval(20)  # 50 redraws/s while playing
@@ -194,7 +196,7 @@ class FilesPanel(QWidget):
         if path != self.current:
             return
         self.current_db = db
-        self.frame_seconds = 512 / rate
+        self.frame_seconds = display_config(rate).hop_length / rate
         self.spectrogram.set_frame_seconds(self.frame_seconds)
         self.spectrogram.set_track(db)
         self.player.load(wave, rate)
@@ -216,7 +218,11 @@ class FilesPanel(QWidget):
             return
         r = row.result
         self.timeline.set_segments(r.segments, list(r.probabilities), r.duration)
-        self.readout.show_probabilities(r.probabilities, f"whole track · {len(r.segments)} windows")
+        caption = f"whole track · {len(r.segments)} segments"
+        if r.genre is None:
+            self.readout.show_no_signal(caption)
+        else:
+            self.readout.show_probabilities(r.probabilities, caption, r.tags)
 
     # -- playback ---------------------------------------------------------------------------
     def toggle_play(self) -> None:
@@ -260,11 +266,15 @@ class FilesPanel(QWidget):
         if row is not None and row.result is not None:
             segs = [s for s in row.result.segments if s.start <= pos] or row.result.segments[:1]
             seg = segs[-1]
+            caption = f"at {pos:.1f} s (segment {seg.start:.1f}–{seg.end:.1f} s)"
             labels = list(row.result.probabilities)
-            self.readout.show_probabilities(
-                {lab: float(p) for lab, p in zip(labels, seg.probabilities, strict=True)},
-                f"at {pos:.1f} s (window {seg.start:.1f}–{seg.end:.1f} s)",
-            )
+            if seg.genre is None or not labels:
+                self.readout.show_no_signal(caption)
+            else:
+                self.readout.show_probabilities(
+                    {lab: float(p) for lab, p in zip(labels, seg.probabilities, strict=True)},
+                    caption,
+                )
         if not self.player.playing:
             self.timer.stop()
             if self.player.finished:

@@ -8,6 +8,8 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QW
 
 from mgr_desktop.gui.theme import genre_colour
 
+UNCERTAIN_BELOW = 0.5  # as inference.engine.UNCERTAIN_BELOW (not imported: it loads torch)
+
 
 class GenreReadout(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -55,19 +57,38 @@ class GenreReadout(QWidget):
         for bar in self.bars.values():
             bar.setValue(0)
 
-    def show_probabilities(self, probabilities: dict[str, float], caption: str = "") -> None:
+    def show_no_signal(self, caption: str = "") -> None:
+        """Silence or near-silence: no genre is claimed."""
+        self.clear("no signal")
+        self.confidence.setText(
+            "the audio is silent or nearly so" + (f"\n{caption}" if caption else "")
+        )
+
+    def show_probabilities(
+        self,
+        probabilities: dict[str, float],
+        caption: str = "",
+        tags: dict[str, float] | None = None,
+    ) -> None:
         if not probabilities:
             return
         if list(probabilities) != self.labels:
             self.set_labels(list(probabilities))
-        best = max(probabilities, key=probabilities.__getitem__)
-        self.genre.setText(best)
         top = sorted(probabilities.items(), key=lambda kv: -kv[1])[:3]
-        runners = ", ".join(f"{g} {p:.0%}" for g, p in top[1:])
-        self.confidence.setText(
-            f"{probabilities[best]:.0%} confident · then {runners}"
-            + (f"\n{caption}" if caption else "")
-        )
+        (best, p_best), (second, p_second) = top[0], top[1]
+        if p_best < UNCERTAIN_BELOW:  # say so, and name the two leading genres
+            self.genre.setText(f"{best} or {second}?")
+            head = f"uncertain: {best} {p_best:.0%}, {second} {p_second:.0%}"
+        else:
+            self.genre.setText(best)
+            runners = ", ".join(f"{g} {p:.0%}" for g, p in top[1:])
+            head = f"{p_best:.0%} confident · then {runners}"
+        lines = [head]
+        if tags:
+            lines.append(" · ".join(tags))
+        if caption:
+            lines.append(caption)
+        self.confidence.setText("\n".join(lines))
         for label, p in probabilities.items():
             self.bars[label].setValue(round(p * 1000))
             self.bars[label].setToolTip(f"{label}: {p:.1%}")

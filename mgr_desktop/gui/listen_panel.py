@@ -91,6 +91,7 @@ class ListenPanel(QWidget):
         from mgr_desktop.audio.capture import Capture
         from mgr_desktop.audio.devices import AudioDeviceError
         from mgr_desktop.config import FeatureConfig
+        from mgr_desktop.dsp.display import band_frequencies, display_config
         from mgr_desktop.dsp.mel import LogMel, MelStream
 
         cfg = self.cfg or FeatureConfig()
@@ -104,9 +105,12 @@ class ListenPanel(QWidget):
         analyzer = getattr(self.live_worker, "analyzer", None)
         if analyzer is not None and not self.live_worker.busy:
             analyzer.reset()  # a new session: forget the last one's smoothed genres
-        self.stream = MelStream(LogMel(cfg))
-        self.spectrogram.set_frame_seconds(cfg.hop_length / cfg.sample_rate)
-        self.spectrogram.reset_scroll(cfg.n_mels)
+        # The picture keeps its own settings at the capture's rate, whatever the model's.
+        display = display_config(cfg.sample_rate)
+        self.stream = MelStream(LogMel(display))
+        self.spectrogram.set_frame_seconds(display.hop_length / display.sample_rate)
+        self.spectrogram.set_mel_axis(band_frequencies(display))
+        self.spectrogram.reset_scroll(display.n_mels)
         self.readouts = self.redraws = 0
         self._overflows_reported = 0
         self.status.setText(
@@ -178,6 +182,8 @@ class ListenPanel(QWidget):
         if not self.running:
             return
         self.readouts += 1
-        self.readout.show_probabilities(
-            readout.probabilities, f"live · last 3 s · level {readout.level_db:.0f} dBFS"
-        )
+        caption = f"live · last 3 s · level {readout.level_db:.0f} dBFS"
+        if readout.genre is None:
+            self.readout.show_no_signal(caption)
+        else:
+            self.readout.show_probabilities(readout.probabilities, caption)

@@ -10,6 +10,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 
+from mgr_desktop.dsp.display import band_frequencies, display_config
+
 COLORMAPS = ("inferno", "viridis", "magma", "plasma", "cividis")
 
 
@@ -21,11 +23,15 @@ class SpectrogramView(pg.PlotWidget):
         self.hideButtons()
         self.image = pg.ImageItem(axisOrder="row-major")
         self.addItem(self.image)
-        self.getPlotItem().setLabel("bottom", "time", units="s")
+        # Plain seconds: pyqtgraph's SI prefixes turn an empty axis into "(x0.001)" and ms.
+        bottom = self.getPlotItem().getAxis("bottom")
+        bottom.enableAutoSIPrefix(False)
+        self.getPlotItem().setLabel("bottom", "time (s)")
         self.getPlotItem().setLabel("left", "frequency (Hz)")
         self.levels = (-80.0, 20.0)
         self.seconds_visible = seconds_visible
-        self._frame_seconds = 512 / 22050
+        cfg = display_config()
+        self._frame_seconds = cfg.hop_length / cfg.sample_rate
         self._scroll: np.ndarray | None = None  # (n_mels, 2 * width) double-written ring
         self._scroll_pos = 0
         self._width = 0
@@ -34,6 +40,10 @@ class SpectrogramView(pg.PlotWidget):
         self.playhead.setVisible(False)
         self.addItem(self.playhead)
         self.set_colormap("inferno")
+        # Before any audio: the axes a track will have, not pyqtgraph's -0.5..0.5 defaults.
+        self.set_mel_axis(band_frequencies(cfg))
+        self.getPlotItem().setXRange(0, seconds_visible, padding=0)
+        self.getPlotItem().setYRange(0, cfg.n_mels, padding=0)
 
     # -- appearance -------------------------------------------------------------------------
     def set_colormap(self, name: str) -> None:

@@ -26,8 +26,8 @@ class GenreTimeline(QWidget):
         index = {lab: i for i, lab in enumerate(labels)}
         # Overlapping windows: draw each from its start to the next one's start.
         starts = [s.start for s in segments] + [duration]  # type: ignore[attr-defined]
-        self.segments = [
-            (starts[i], starts[i + 1], index[s.genre], s.confidence)  # type: ignore[attr-defined]
+        self.segments = [  # label index -1: a silent segment, with no genre
+            (starts[i], starts[i + 1], index.get(s.genre, -1), s.confidence)  # type: ignore[attr-defined]
             for i, s in enumerate(segments)
         ]
         self.labels, self.duration = labels, duration
@@ -48,8 +48,10 @@ class GenreTimeline(QWidget):
         if self.duration > 0:
             scale = w / self.duration
             for start, end, idx, conf in self.segments:
+                if idx < 0:
+                    continue  # silence: the background shows through
                 colour = QColor(genre_colour(idx))
-                colour.setAlphaF(0.45 + 0.55 * conf)
+                colour.setAlphaF(0.45 + 0.55 * min(max(conf, 0.0), 1.0))
                 p.fillRect(QRectF(start * scale, 0, (end - start) * scale + 0.5, h), colour)
             if self.position is not None:
                 p.setPen(self.palette().text().color())
@@ -68,7 +70,8 @@ class GenreTimeline(QWidget):
         if seg:
             QToolTip.showText(
                 event.globalPosition().toPoint(),
-                f"{seg[0]:.1f}–{seg[1]:.1f} s: {self.labels[seg[2]]} {seg[3]:.0%}",
+                f"{seg[0]:.1f}–{seg[1]:.1f} s: "
+                + (f"{self.labels[seg[2]]} {seg[3]:.0%}" if seg[2] >= 0 else "no signal"),
                 self,
             )
 

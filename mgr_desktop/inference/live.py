@@ -11,25 +11,39 @@ from dataclasses import dataclass
 import numpy as np
 
 from mgr_desktop.audio.ringbuffer import RingBuffer
-from mgr_desktop.inference.engine import Engine
+from mgr_desktop.inference.engine import (
+    NO_SIGNAL_NOTE,
+    SILENCE_DBFS,
+    UNCERTAIN_BELOW,
+    Engine,
+    level_dbfs,
+)
 
 
 @dataclass(frozen=True)
 class Readout:
     time: float  # seconds since listening started
-    genre: str
+    genre: str | None  # None: no signal (the last 3 s are silent or nearly so)
     confidence: float
     probabilities: dict[str, float]  # smoothed
     level_db: float
 
+    @property
+    def uncertain(self) -> bool:
+        return self.genre is not None and self.confidence < UNCERTAIN_BELOW
+
     def to_json(self) -> dict[str, object]:
-        return {
+        doc: dict[str, object] = {
             "time": round(self.time, 3),
             "genre": self.genre,
             "confidence": round(self.confidence, 4),
+            "uncertain": self.uncertain,
             "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
             "level_db": round(self.level_db, 1),
         }
+        if self.genre is None:
+            doc["note"] = NO_SIGNAL_NOTE
+        return doc
 
 
 class LiveAnalyzer:
@@ -46,6 +60,10 @@ class LiveAnalyzer:
         self._t0 = time.monotonic()
 
     def analyze(self, window: np.ndarray, level_db: float) -> Readout:
+        now = time.monotonic() - self._t0
+        if level_dbfs(window) <= SILENCE_DBFS:  # nothing to judge: no verdict, and forget
+            self._smoothed = None
+            return Readout(now, None, 0.0, {}, level_db)
         probs = self.engine.classify_window(window)
         if self._smoothed is None:
             self._smoothed = probs
@@ -55,7 +73,7 @@ class LiveAnalyzer:
         best = int(s.argmax())
         labels = self.engine.labels
         return Readout(
-            time.monotonic() - self._t0,
+            now,
             labels[best],
             float(s[best]),
             {lab: float(p) for lab, p in zip(labels, s, strict=True)},

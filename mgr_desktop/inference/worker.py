@@ -92,11 +92,11 @@ class FileWorker(QObject):
         import torch
 
         from mgr_desktop.audio.decode import AudioDecodeError, decode_file
-        from mgr_desktop.config import FeatureConfig
+        from mgr_desktop.dsp.display import display_config
         from mgr_desktop.dsp.mel import LogMel
 
-        cfg = self.engine.cfg if self.engine is not None else FeatureConfig()
-        if self._mel is None or self._mel.cfg != cfg:
+        cfg = display_config()  # the picture's own settings, whatever the model's features
+        if self._mel is None:
             self._mel = LogMel(cfg)
         try:
             audio = decode_file(path, cfg.sample_rate)

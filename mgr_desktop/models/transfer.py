@@ -14,7 +14,7 @@ from torch import nn
 
 # Each backbone's constructor settings, as in musicnn 0.1.0.
 BACKBONES: dict[str, dict[str, int]] = {
-    "MSD_musicnn": {"num_units_backend": 500},
+    "MSD_musicnn": {"num_units_backend": 200},  # 500 is MSD_musicnn_big, not shipped
     "MTT_musicnn": {"num_units_backend": 200},
 }
 # The backbone outputs the genre head reads: pooled mid-level features and the tagging

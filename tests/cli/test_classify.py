@@ -82,11 +82,15 @@ def test_json_batch_reports_every_file_and_exits_1(
         if key.startswith(("bad:", "dir:")):
             assert set(row) == {"path", "error"}, key
             assert row["error"] and "\n" not in row["error"]
+        elif key == "silence":  # no verdict on silence, and a note that says why
+            assert row["genre"] is None and row["note"].startswith("no signal"), row
+            assert all(s["genre"] is None for s in row["segments"])
         else:
             assert set(row) == {
                 "path",
                 "genre",
                 "confidence",
+                "uncertain",
                 "probabilities",
                 "segments",
                 "duration",

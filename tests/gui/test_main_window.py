@@ -87,13 +87,19 @@ def test_dropping_files_and_folders_fills_the_table_with_results(
     assert bad_row.error == "not audio: the file is text"
     table = window.files.model
     row = next(i for i, r in enumerate(table.rows) if r.path.endswith("b.flac"))
-    assert table.index(row, 1).data() in window.engine.labels
+    assert table.index(row, 1).data().rstrip("?") in window.engine.labels  # "?": uncertain
     assert table.index(row, 4).data() == DONE
     # selecting a file shows its verdict, top 3 and a timeline of 3 s windows
     window.files.table.selectRow(row)
     qtbot.waitUntil(lambda: window.files.current_db is not None, timeout=20000)
-    assert window.files.readout.genre.text() == table.rows[row].result.genre
-    assert "then" in window.files.readout.confidence.text()
+    result = table.rows[row].result
+    if result.uncertain:  # a barely trained model: the two leading genres, marked uncertain
+        (g1, _), (g2, _) = result.top(2)
+        assert window.files.readout.genre.text() == f"{g1} or {g2}?"
+        assert "uncertain" in window.files.readout.confidence.text()
+    else:
+        assert window.files.readout.genre.text() == result.genre
+        assert "then" in window.files.readout.confidence.text()
     assert len(window.files.timeline.segments) == len(table.rows[row].result.segments) >= 2
 
 

@@ -35,7 +35,7 @@ def test_readouts_are_smoothed_and_a_reset_forgets(engine: Engine) -> None:
     )
     assert fresh.time < second.time + 1  # the clock restarted too
     row = fresh.to_json()
-    assert set(row) == {"time", "genre", "confidence", "probabilities", "level_db"}
+    assert set(row) == {"time", "genre", "confidence", "uncertain", "probabilities", "level_db"}
     assert row["genre"] == max(row["probabilities"], key=row["probabilities"].get)
 
 
