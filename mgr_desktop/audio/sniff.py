@@ -1,0 +1,148 @@
+"""What a file holds, judged by its first bytes rather than by its name.
+
+`sniff()` names the container so the decoder can be picked by content (an .mp3 that is really
+an m4a decodes all the same); `non_audio()` names common non-audio content so the error says
+more than "format not recognised".
+"""
+
+from __future__ import annotations
+
+# Containers libsndfile reads exactly and quickly; everything else goes to FFmpeg (PyAV).
+LIBSNDFILE_KINDS = frozenset({"wav", "rf64", "w64", "aiff", "au", "caf", "flac", "ogg"})
+
+_ASF_GUID = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
+_W64_GUID = b"riff\x2e\x91\xcf\x11\xa5\xd6\x28\xdb\x04\xc1\x00\x00"
+_MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")
+_IMAGE_BRANDS = (b"heic", b"heix", b"mif1", b"msf1", b"avif", b"avis", b"crx ")
+
+
+def id3v2_size(head: bytes) -> int:
+    """Bytes taken by a leading ID3v2 tag (0 if none)."""
+    if len(head) < 10 or not head.startswith(b"ID3") or any(b & 0x80 for b in head[6:10]):
+        return 0
+    size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
+    return 10 + size + (10 if head[5] & 0x10 else 0)
+
+
+def sniff(head: bytes) -> str | None:
+    """Container kind from the first bytes, or None if no known signature is there."""
+    if head.startswith(b"ID3"):
+        return "id3"  # mp3 as a rule, but AAC/FLAC can carry one too: FFmpeg looks past it
+    four = head[:4]
+    if four in (b"RIFF", b"RIFX") and head[8:12] == b"WAVE":
+        return "wav"
+    if four in (b"RF64", b"BW64") and head[8:12] == b"WAVE":
+        return "rf64"
+    if four == b"RIFF" and head[8:12] == b"AVI ":
+        return "avi"
+    if head.startswith(_W64_GUID):
+        return "w64"
+    if four == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "aiff"
+    if four == b".snd":
+        return "au"
+    if four == b"caff":
+        return "caf"
+    if four == b"fLaC":
+        return "flac"
+    if four == b"OggS":
+        return "ogg"
+    if head[4:8] in _MP4_BOXES and head[8:12] not in _IMAGE_BRANDS:
+        return "mp4"
+    if four == b"\x1a\x45\xdf\xa3":
+        return "matroska"  # also WebM
+    if head.startswith(_ASF_GUID):
+        return "asf"  # WMA / WMV
+    simple = {
+        b"MAC ": "ape",
+        b"wvpk": "wavpack",
+        b"MPCK": "musepack",
+        b"TTA1": "tta",
+        b".RMF": "realmedia",
+        b"\x7f\xfe\x80\x01": "dts",
+    }
+    if four in simple:
+        return simple[four]
+    if head.startswith((b"MP+", b"#!AMR", b".ra\xfd")):
+        return "other"
+    if head[:2] == b"\x0b\x77":
+        return "ac3"
+    if len(head) >= 4 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        # 11 sync bits: MPEG audio (layer bits 01-11) or AAC in ADTS (layer bits 00). Random
+        # bytes start so one time in 2,000: ask for a second frame header where the first ends.
+        adts = head[1] & 0xF6 == 0xF0
+        n = _adts_frame_length(head) if adts else mpeg_frame_length(head[:4])
+        if n and (len(head) < n + 2 or (head[n] == 0xFF and head[n + 1] & 0xE0 == 0xE0)):
+            return "adts" if adts else "mpeg"
+    return None
+
+
+def _adts_frame_length(head: bytes) -> int | None:
+    if len(head) < 7:
+        return None
+    n = ((head[3] & 0x03) << 11) | (head[4] << 3) | (head[5] >> 5)
+    return n if n >= 7 else None
+
+
+def non_audio(head: bytes) -> str | None:
+    """Name common non-audio content, or None."""
+    if head.startswith(b"%PDF"):
+        return "a PDF document"
+    if head.startswith((b"PK\x03\x04", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")):
+        return "an archive or Python pickle"
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")) or (
+        head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    ):
+        return "an image"
+    if head[4:8] == b"ftyp" and head[8:12] in _IMAGE_BRANDS:
+        return "an image"
+    if head.startswith((b"\x7fELF", b"MZ")):
+        return "a program"
+    if b"\x00" not in head:
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if all(c.isprintable() or c in "\r\n\t" for c in text):
+            return "text"
+    return None
+
+
+_MPEG_BITRATES = {  # kbit/s by (MPEG-1?, layer) for bitrate index 1..14
+    (True, 1): (32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 3): (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 1): (32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def mpeg_frame_length(header: bytes) -> int | None:
+    """Length in bytes of the MPEG audio frame whose 4-byte header this is (None if unknown,
+    e.g. free-format or not a header)."""
+    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
+        return None
+    version = (header[1] >> 3) & 3  # 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5
+    layer = 4 - ((header[1] >> 1) & 3)  # 1, 2, 3 (4 means reserved)
+    br_index, sr_index, padding = header[2] >> 4, (header[2] >> 2) & 3, (header[2] >> 1) & 1
+    if version == 1 or layer == 4 or not 1 <= br_index <= 14 or sr_index == 3:
+        return None
+    mpeg1 = version == 3
+    bitrate = _MPEG_BITRATES[(mpeg1, layer if mpeg1 or layer == 1 else 2)][br_index - 1] * 1000
+    rate = _MPEG_RATES[version][sr_index]
+    if layer == 1:
+        return (12 * bitrate // rate + padding) * 4
+    per_frame = 144 if mpeg1 or layer == 2 else 72
+    return per_frame * bitrate // rate + padding
+
+
+def has_vbr_header(data: bytes) -> bool:
+    """Whether the first MPEG frame carries a Xing/Info/VBRI header, which states the exact
+    frame count (without one, any mp3 duration before decoding is an estimate)."""
+    start = id3v2_size(data)
+    for i in range(start, min(len(data) - 4, start + 4096)):
+        if data[i] == 0xFF and data[i + 1] & 0xE0 == 0xE0 and mpeg_frame_length(data[i : i + 4]):
+            first = data[i : i + 200]
+            return any(tag in first for tag in (b"Xing", b"Info", b"VBRI"))
+    return False
