@@ -11,7 +11,7 @@ sys_pkgs=(libportaudio2 libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 l
           libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0
           libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0)
 # Tests also need a real capture device (PulseAudio null sink) and a real X server (Xvfb).
-[ "$profile" = test ] && sys_pkgs+=(pulseaudio pulseaudio-utils xvfb x11-utils)
+[ "$profile" = test ] && sys_pkgs+=(pulseaudio pulseaudio-utils xvfb x11-utils ffmpeg lame asc-music drascula-music)
 if command -v dpkg-query >/dev/null 2>&1; then
   missing=()
   for p in "${sys_pkgs[@]}"; do
