@@ -17,8 +17,10 @@ class InputProblem:
 
 
 def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[InputProblem]]:
-    """Files named directly are kept whatever their extension (decoding judges them); folders
-    are searched recursively for audio extensions, in a stable sorted order."""
+    """Files named directly are kept whatever their extension (decoding judges them by their
+    content); folders are searched recursively, in a stable sorted order, for the extensions
+    of every container the decoder reads (decode.AUDIO_EXTENSIONS: wav, flac, ogg, mp3, m4a,
+    wma, webm, mka, mp4, mov, ac3, wv, ...)."""
     files: list[Path] = []
     problems: list[InputProblem] = []
     seen: set[Path] = set()
