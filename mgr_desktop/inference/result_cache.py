@@ -1,0 +1,383 @@
+"""Verdicts remembered between runs: an unchanged file with the same model is not decoded again.
+
+A result is keyed by the file (resolved path, size, mtime_ns) and by the model (a hash of the
+model file's bytes, the hop between windows, and this program's version). The file key is its
+path, size and modification time rather than a content hash: hashing would read every byte of
+every file on each run, which costs as much I/O as decoding an unchanged library, while any
+ordinary write changes the size or mtime.
+
+The cache is a small SQLite file in the user's cache folder. It is only a cache: a corrupt,
+locked or unwritable database logs one warning and classification goes on without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import weakref
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mgr_desktop import __version__
+from mgr_desktop.inference.engine import FileFailure, Segment, TrackResult
+
+if TYPE_CHECKING:
+    from mgr_desktop.inference.engine import Engine
+
+log = logging.getLogger(__name__)
+
+SCHEMA = 1  # bump when the stored layout or the meaning of a result changes
+BUSY_TIMEOUT_S = 2.0
+FileKey = tuple[str, int, int]  # resolved path, size, mtime_ns
+
+_model_digests: weakref.WeakKeyDictionary[Any, tuple[tuple[str, int, int], str]] = (
+    weakref.WeakKeyDictionary()
+)
+_digest_lock = threading.Lock()
+
+
+def default_path() -> Path:
+    from mgr_desktop.paths import cache_dir
+
+    return cache_dir() / "results.sqlite"
+
+
+def file_key(path: str | os.PathLike[str]) -> FileKey | None:
+    """The file's identity, or None when it cannot be read (then it is never cached)."""
+    try:
+        real = os.path.realpath(path)
+        st = os.stat(real)
+    except (OSError, ValueError):
+        return None
+    if not os.path.isfile(real):
+        return None
+    return real, st.st_size, st.st_mtime_ns
+
+
+def model_file_digest(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def model_key(engine: Engine) -> str:
+    """The model's identity: its file's bytes (hashed once per engine and file version), the
+    hop between analysis windows, and the program version (which fixes how verdicts are made)."""
+    path = os.fspath(engine.path)
+    st = os.stat(path)
+    stamp = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+    with _digest_lock:
+        known = _model_digests.get(engine)
+    if known is None or known[0] != stamp:
+        known = (stamp, model_file_digest(path))
+        with _digest_lock:
+            _model_digests[engine] = known
+    return f"{known[1]}:hop={float(engine.hop_seconds)!r}:v{__version__}:s{SCHEMA}"
+
+
+# -- serialisation ---------------------------------------------------------------------------
+def encode(result: TrackResult) -> tuple[bytes, bytes]:
+    """(zlib'd JSON of the scalar fields, segment arrays). Segment times and confidences are
+    float64 (exact); segment probabilities float16 (what a timeline needs, a quarter the size)."""
+    seg = result.segments
+    genres = sorted({s.genre for s in seg if s.genre is not None})
+    index = {g: i for i, g in enumerate(genres)}
+    k = len(seg[0].probabilities) if seg else 0
+    doc = {
+        "genre": result.genre,
+        "confidence": result.confidence,
+        "probabilities": result.probabilities,
+        "duration": result.duration,
+        "note": result.note,
+        "tags": result.tags,
+        "n": len(seg),
+        "k": k,
+        "seg_genres": genres,
+    }
+    blob = b"".join(
+        (
+            np.array([s.start for s in seg], "<f8").tobytes(),
+            np.array([s.end for s in seg], "<f8").tobytes(),
+            np.array([s.confidence for s in seg], "<f8").tobytes(),
+            np.array([-1 if s.genre is None else index[s.genre] for s in seg], "<i2").tobytes(),
+            np.array([s.probabilities for s in seg], "<f2").reshape(len(seg), k).tobytes(),
+        )
+    )
+    return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 6), blob
+
+
+def decode(path: str, doc_bytes: bytes, blob: bytes) -> TrackResult:
+    doc = json.loads(zlib.decompress(doc_bytes))
+    n, k, genres = int(doc["n"]), int(doc["k"]), doc["seg_genres"]
+    pos = 0
+
+    def take(dtype: str, count: int) -> np.ndarray:
+        nonlocal pos
+        arr = np.frombuffer(blob, dtype, count, pos)
+        pos += arr.nbytes
+        return arr
+
+    starts, ends, confs = take("<f8", n), take("<f8", n), take("<f8", n)
+    gidx = take("<i2", n)
+    probs = take("<f2", n * k).astype(np.float32).reshape(n, k)
+    if pos != len(blob):
+        raise ValueError("segment data has the wrong length")
+    segments = [
+        Segment(float(starts[i]), float(ends[i]), genres[gidx[i]] if gidx[i] >= 0 else None,
+                float(confs[i]), probs[i])
+        for i in range(n)
+    ]  # fmt: skip
+    return TrackResult(
+        path=path,
+        genre=doc["genre"],
+        confidence=float(doc["confidence"]),
+        probabilities={str(a): float(b) for a, b in doc["probabilities"].items()},
+        segments=segments,
+        duration=float(doc["duration"]),
+        note=doc["note"],
+        tags={str(a): float(b) for a, b in doc["tags"].items()},
+    )
+
+
+# -- the database ----------------------------------------------------------------------------
+_CREATE = """
+CREATE TABLE IF NOT EXISTS results (
+    path TEXT NOT NULL,
+    model TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    doc BLOB NOT NULL,
+    segments BLOB NOT NULL,
+    PRIMARY KEY (path, model)
+) WITHOUT ROWID
+"""
+# SQLite's primary result codes (the names are in the sqlite3 module only from Python 3.11)
+SQLITE_BUSY, SQLITE_LOCKED, SQLITE_CORRUPT, SQLITE_NOTADB = 5, 6, 11, 26
+
+
+def _error_code(e: sqlite3.Error) -> int | None:
+    code = getattr(e, "sqlite_errorcode", None)
+    if code is not None:
+        return int(code) & 0xFF  # extended codes keep the primary code in the low byte
+    text = str(e).lower()
+    if "not a database" in text:
+        return SQLITE_NOTADB
+    if "malformed" in text:
+        return SQLITE_CORRUPT
+    if "locked" in text or "busy" in text:
+        return SQLITE_BUSY
+    return None
+
+
+class ResultCache:
+    """One SQLite connection shared under a lock: safe from several threads, one writer.
+
+    Every database error is caught here. A corrupt file is replaced by an empty cache; any
+    other error (locked by another process, read-only folder, full disk) logs one warning and
+    turns the cache off for the rest of this run."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._warned = False
+        self._open()
+
+    @property
+    def enabled(self) -> bool:
+        return self._conn is not None
+
+    def _open(self, retry: bool = True) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None
+            )
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")  # a lost entry is only recomputed
+                conn.execute(_CREATE)
+                conn.execute("SELECT count(*) FROM results LIMIT 1").fetchone()
+            except BaseException:
+                conn.close()
+                raise
+        except sqlite3.Error as e:
+            if retry and _error_code(e) in (SQLITE_CORRUPT, SQLITE_NOTADB):
+                self._warn(f"the result cache {self.path} is damaged ({e}); starting a new one")
+                if self._remove_files():
+                    self._warned = False  # a fresh cache may warn again about a new problem
+                    self._open(retry=False)
+                    return
+            self._warn(f"result cache disabled: {self.path}: {e}")
+        except OSError as e:
+            self._warn(f"result cache disabled: {self.path}: {e.strerror or e}")
+        else:
+            self._conn = conn
+
+    def _remove_files(self) -> bool:
+        try:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                p = Path(f"{self.path}{suffix}")
+                if p.exists():
+                    p.unlink()
+        except OSError as e:
+            self._warn(f"result cache disabled: cannot remove {self.path}: {e.strerror or e}")
+            return False
+        return True
+
+    def _warn(self, message: str) -> None:
+        if not self._warned:
+            log.warning("%s", message)
+            self._warned = True
+        else:
+            log.debug("%s", message)
+
+    def _failed(self, e: sqlite3.Error, doing: str) -> None:
+        if _error_code(e) in (SQLITE_BUSY, SQLITE_LOCKED):
+            self._warn(f"result cache busy (another program is using it); {doing} skipped")
+            return  # transient: the next file may get through
+        self._warn(f"result cache disabled after an error while {doing}: {e}")
+        self._close_locked()  # called with the lock held
+
+    def get(
+        self, model: str, path: str | os.PathLike[str], key: FileKey | None = None
+    ) -> TrackResult | None:
+        """The stored result for this file and model, named `path`; None on a miss."""
+        key = key or file_key(path)
+        if key is None or self._conn is None:
+            return None
+        with self._lock:
+            if self._conn is None:
+                return None
+            try:
+                row = self._conn.execute(
+                    "SELECT size, mtime_ns, doc, segments FROM results WHERE path=? AND model=?",
+                    (key[0], model),
+                ).fetchone()
+            except sqlite3.Error as e:
+                self._failed(e, "reading")
+                return None
+        if row is None or (row[0], row[1]) != (key[1], key[2]):
+            return None
+        try:
+            return decode(os.fspath(path), row[2], row[3])
+        except Exception as e:  # a damaged entry is a miss; it is overwritten after the run
+            log.debug("unreadable cache entry for %s: %s", key[0], e)
+            return None
+
+    def contains(self, model: str, key: FileKey) -> bool:
+        if self._conn is None:
+            return False
+        with self._lock:
+            if self._conn is None:
+                return False
+            try:
+                row = self._conn.execute(
+                    "SELECT size, mtime_ns FROM results WHERE path=? AND model=?", (key[0], model)
+                ).fetchone()
+            except sqlite3.Error as e:
+                self._failed(e, "reading")
+                return False
+        return row is not None and (row[0], row[1]) == (key[1], key[2])
+
+    def put(self, model: str, result: TrackResult, key: FileKey | None = None) -> None:
+        """Remember a result. `key` should be taken before the file was read, so a file that
+        changes while it is classified is classified again next time."""
+        key = key or file_key(result.path)
+        if key is None or self._conn is None:
+            return
+        try:
+            doc, blob = encode(result)
+        except Exception as e:  # an odd result is simply not cached
+            log.debug("not caching %s: %s", result.path, e)
+            return
+        with self._lock:
+            if self._conn is None:
+                return
+            try:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO results (path, model, size, mtime_ns, doc, segments)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (key[0], model, key[1], key[2], doc, blob),
+                )
+            except sqlite3.Error as e:
+                self._failed(e, "writing")
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    def __enter__(self) -> ResultCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def cached_classify(
+    engine: Engine, paths: Iterable[str | os.PathLike[str]], cache: ResultCache | None
+) -> Iterator[TrackResult | FileFailure]:
+    """`engine.classify_files` with the cache in front: results in input order, hits at once,
+    and only the misses decoded (in one stream, so the engine still overlaps decode and model).
+    Failures are never cached."""
+    paths = list(paths)
+    model = _model_key_or_none(engine) if cache is not None and cache.enabled else None
+    if cache is None or model is None:
+        yield from engine.classify_files(paths)
+        return
+    keys = [file_key(p) for p in paths]
+    hit = [k is not None and cache.contains(model, k) for k in keys]
+    misses = [(p, k) for p, k, h in zip(paths, keys, hit, strict=True) if not h]
+    fresh = engine.classify_files([p for p, _ in misses]) if misses else iter(())
+    miss_keys = iter([k for _, k in misses])
+    for p, key, h in zip(paths, keys, hit, strict=True):
+        if h:
+            result = cache.get(model, p, key)
+            if result is None:  # the entry went away after the check: classify this one alone
+                result = next(iter(engine.classify_files([p])))
+                _store(cache, model, result, key)
+        else:
+            result = next(fresh)
+            _store(cache, model, result, next(miss_keys))
+        yield result
+
+
+def _model_key_or_none(engine: Engine) -> str | None:
+    try:
+        return model_key(engine)
+    except OSError as e:  # the model file went away or cannot be read: classify uncached
+        log.warning("result cache not used: cannot read the model file: %s", e.strerror or e)
+        return None
+
+
+def _store(
+    cache: ResultCache, model: str, result: TrackResult | FileFailure, key: FileKey | None
+) -> None:
+    if isinstance(result, TrackResult) and key is not None:
+        cache.put(model, result, key)
+
+
+def remember(cache: ResultCache | None, engine: Engine, result: TrackResult) -> None:
+    """Store `result` again under the file's current identity: for a file whose tags were just
+    rewritten (its audio, and so its verdict, is unchanged, but its mtime is new)."""
+    if cache is not None and cache.enabled:
+        model = _model_key_or_none(engine)
+        if model is not None:
+            cache.put(model, result)
