@@ -17,6 +17,16 @@ GTZAN_GENRES: tuple[str, ...] = (
 )  # fmt: skip
 
 
+COMPRESSIONS = ("db", "log10_1p")
+MAX_N_FFT = 16384
+# n_mels x frames in one analysis window: 30 s at the defaults fits, an hour does not.
+MAX_WINDOW_CELLS = 2**18
+_FLOAT_FIELDS = (
+    "fmin", "fmax", "segment_seconds", "ref_power", "amin", "db_floor", "db_ceiling",
+    "norm_mean", "norm_std", "log_gain",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """Log-mel settings: the contract between a model and the audio it sees."""
@@ -37,23 +47,55 @@ class FeatureConfig:
     # (dB - norm_mean) / norm_std: constants, not data statistics, so they cannot drift.
     norm_mean: float = -40.0
     norm_std: float = 20.0
+    # How mel power becomes the model's input: "db" (10·log10, clamped to the dB range above,
+    # then normalised) or "log10_1p" (log10(1 + log_gain·power), musicnn's front end; the
+    # network normalises its own input, so no clamp or normalisation follows).
+    compression: str = "db"
+    log_gain: float = 10000.0
 
     def __post_init__(self) -> None:
+        # Bounds that keep any model file's settings cheap and finite (issue 13): a model file
+        # is input from a stranger, and these numbers size every buffer inference allocates.
         problems = []
-        if self.sample_rate < 4000:
-            problems.append(f"sample_rate {self.sample_rate} < 4000")
-        if self.n_fft < 64 or self.n_fft & (self.n_fft - 1):
-            problems.append(f"n_fft {self.n_fft} is not a power of two >= 64")
-        if not 0 < self.hop_length <= self.n_fft:
-            problems.append(f"hop_length {self.hop_length} not in (0, n_fft]")
+        for name in _FLOAT_FIELDS:
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                problems.append(f"{name} must be finite")
+        if problems:
+            raise ValueError("invalid feature settings: " + "; ".join(problems))
+        if not 4000 <= self.sample_rate <= 192000:
+            problems.append(f"sample_rate {self.sample_rate} not in [4000, 192000]")
+        if not 64 <= self.n_fft <= MAX_N_FFT or self.n_fft & (self.n_fft - 1):
+            problems.append(f"n_fft {self.n_fft} is not a power of two in [64, {MAX_N_FFT}]")
+        if not 0 < self.hop_length <= self.n_fft or self.hop_length * 16 < self.n_fft:
+            problems.append(f"hop_length {self.hop_length} not in [n_fft/16, n_fft]")
         if not 8 <= self.n_mels <= 512:
             problems.append(f"n_mels {self.n_mels} not in [8, 512]")
-        if self.segment_seconds <= 0:
-            problems.append("segment_seconds must be > 0")
-        if self.db_floor >= self.db_ceiling:
-            problems.append("db_floor must be below db_ceiling")
-        if self.norm_std <= 0:
-            problems.append("norm_std must be > 0")
+        if not 0.5 <= self.segment_seconds <= 30:
+            problems.append(f"segment_seconds {self.segment_seconds} not in [0.5, 30]")
+        fmax = self.nyquist if self.fmax is None else self.fmax
+        if not 0 <= self.fmin < fmax <= self.nyquist:
+            problems.append(f"need 0 <= fmin < fmax <= {self.nyquist:g} Hz (Nyquist)")
+        if not 0 < self.amin <= 1:
+            problems.append("amin must be in (0, 1]")
+        if not 0 < self.ref_power <= 1e12:
+            problems.append("ref_power must be in (0, 1e12]")
+        if not -1000 <= self.db_floor < self.db_ceiling <= 1000:
+            problems.append("need -1000 <= db_floor < db_ceiling <= 1000")
+        if abs(self.norm_mean) > 1000:
+            problems.append("norm_mean must be in [-1000, 1000]")
+        if not 1e-6 <= self.norm_std <= 1e6:
+            problems.append("norm_std must be in [1e-6, 1e6]")
+        if self.compression not in COMPRESSIONS:
+            known = ", ".join(COMPRESSIONS)
+            problems.append(f"compression {self.compression!r} not one of {known}")
+        if not 0 < self.log_gain <= 1e12:
+            problems.append("log_gain must be in (0, 1e12]")
+        if not problems and self.n_mels * self.segment_frames > MAX_WINDOW_CELLS:
+            problems.append(
+                f"one window is {self.n_mels} mels x {self.segment_frames} frames, "
+                f"more than {MAX_WINDOW_CELLS} values"
+            )
         if problems:
             raise ValueError("invalid feature settings: " + "; ".join(problems))
 
@@ -73,6 +115,11 @@ class FeatureConfig:
         return frame * self.hop_length / self.sample_rate
 
     @property
+    def floor_value(self) -> float:
+        """The feature value of silence: what padding fills in."""
+        return self.db_floor if self.compression == "db" else 0.0
+
+    @property
     def nyquist(self) -> float:
         return self.sample_rate / 2
 
@@ -90,6 +137,11 @@ class FeatureConfig:
             raise ValueError(f"unknown feature settings: {', '.join(unknown)}")
         clean: dict[str, Any] = {}
         for name, value in data.items():
+            if name == "compression":
+                if not isinstance(value, str):
+                    raise ValueError(f"feature setting 'compression' must be text, got {value!r}")
+                clean[name] = value
+                continue
             if value is None and name == "fmax":
                 clean[name] = None
                 continue
@@ -97,9 +149,18 @@ class FeatureConfig:
                 raise ValueError(f"feature setting {name!r} must be a number, got {value!r}")
             if not math.isfinite(value):
                 raise ValueError(f"feature setting {name!r} must be finite")
-            clean[name] = (
-                int(value)
-                if name in {"sample_rate", "n_fft", "hop_length", "n_mels"}
-                else float(value)
-            )
+            if name in {"sample_rate", "n_fft", "hop_length", "n_mels"}:
+                if not isinstance(value, int):  # 2048.9 is an error, not 2048
+                    raise ValueError(f"feature setting {name!r} must be an integer, got {value!r}")
+                clean[name] = value
+            else:
+                clean[name] = float(value)
         return cls(**clean)
+
+
+# musicnn's front end (Pons & Serra 2019): 16 kHz, 512-point FFT, hop 256, 96 mel bands,
+# log10(1 + 10000·power). 3 s windows are 188 centred frames; the network pools over time, so
+# it takes musicnn's 187-frame patches and these alike.
+MUSICNN_FEATURES = FeatureConfig(
+    sample_rate=16000, n_fft=512, hop_length=256, n_mels=96, compression="log10_1p"
+)

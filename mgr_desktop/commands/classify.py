@@ -11,6 +11,7 @@ from typing import TextIO
 from mgr_desktop.cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 from mgr_desktop.commands.common import fail_usage, load_engine, progress
 from mgr_desktop.inference.engine import FileFailure, TrackResult
+from mgr_desktop.safetext import csv_cell, printable
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,7 +39,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 class Writer:
-    """One output row per input, flushed at once so a pipe sees results as they come."""
+    """One output row per input, flushed at once so a pipe sees results as they come.
+
+    Labels and paths are data: JSON is strict (never NaN or Infinity), text escapes control
+    characters, and CSV text cells cannot start a spreadsheet formula."""
 
     def __init__(self, fmt: str, labels: list[str], stream: TextIO) -> None:
         self.fmt, self.labels, self.stream = fmt, labels, stream
@@ -50,34 +54,49 @@ class Writer:
                     "genre",
                     "confidence",
                     "duration",
-                    *(f"p_{lab}" for lab in labels),
+                    *(csv_cell(f"p_{lab}") for lab in labels),
                     "error",
                 ]
             )
 
     def write(self, item: TrackResult | FileFailure) -> None:
         if self.fmt == "json":
-            self.stream.write(json.dumps(item.to_json(), ensure_ascii=False) + "\n")
+            self.stream.write(json.dumps(item.to_json(), ensure_ascii=False, allow_nan=False))
+            self.stream.write("\n")
         elif self.fmt == "csv":
             if isinstance(item, FileFailure):
-                self.csv.writerow([item.path, "", "", "", *([""] * len(self.labels)), item.error])
+                self.csv.writerow(
+                    [csv_cell(item.path), "", "", "", *([""] * len(self.labels)),
+                     csv_cell(item.error)]
+                )  # fmt: skip
             else:
+                verdict = item.genre is not None
                 self.csv.writerow(
                     [
-                        item.path,
-                        item.genre,
-                        f"{item.confidence:.4f}",
+                        csv_cell(item.path),
+                        csv_cell(item.genre or ""),
+                        f"{item.confidence:.4f}" if verdict else "",
                         f"{item.duration:.2f}",
-                        *(f"{item.probabilities[lab]:.4f}" for lab in self.labels),
+                        *(_cell(item.probabilities.get(lab)) for lab in self.labels),
                         "",
                     ]
                 )
         elif isinstance(item, FileFailure):
-            self.stream.write(f"{item.path}: error: {item.error}\n")
-        else:
-            runners = ", ".join(f"{g} {p:.0%}" for g, p in item.top(3)[1:])
+            self.stream.write(f"{printable(item.path)}: error: {printable(item.error)}\n")
+        elif item.genre is None:
             self.stream.write(
-                f"{item.path}: {item.genre} {item.confidence:.0%}"
+                f"{printable(item.path)}: {printable(item.note or item.verdict_text())}"
+                f" ({item.duration:.1f} s)\n"
+            )
+        else:
+            shown = 2 if item.uncertain else 1  # the verdict already names the first two
+            runners = ", ".join(f"{printable(g)} {p:.0%}" for g, p in item.top(3)[shown:])
+            self.stream.write(
+                f"{printable(item.path)}: {printable(item.verdict_text())}"
                 f" (then {runners}; {item.duration:.1f} s)\n"
             )
         self.stream.flush()
+
+
+def _cell(p: float | None) -> str:
+    return "" if p is None else f"{p:.4f}"

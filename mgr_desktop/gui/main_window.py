@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,7 @@ class MainWindow(QMainWindow):
     _classify = Signal(list)
     _load_track = Signal(str)
     _analyze_live = Signal(object, float)
+    THREAD_STOP_MS = 10000  # how long quitting waits for each worker thread
 
     def __init__(
         self,
@@ -425,5 +429,31 @@ class MainWindow(QMainWindow):
         self.file_worker.cancel()
         for thread in (self.file_thread, self.live_thread):
             thread.quit()
-            thread.wait(10000)
+            if not thread.wait(self.THREAD_STOP_MS):
+                log.error(
+                    "the %s thread did not stop within %.0f s; quitting without it",
+                    thread.objectName(),
+                    self.THREAD_STOP_MS / 1000,
+                )
+                _abandon(thread)
         event.accept()
+
+
+_abandoned: list[QThread] = []
+
+
+def _abandon(thread: QThread) -> None:
+    """Keep a thread that would not stop alive until the process ends, then end the process
+    without destroying it: Qt aborts (SIGABRT) when a running QThread is destroyed."""
+    thread.setParent(None)
+    _abandoned.append(thread)
+    if len(_abandoned) == 1:
+        atexit.register(_exit_if_stuck)
+
+
+def _exit_if_stuck() -> None:
+    if any(t.isRunning() for t in _abandoned):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

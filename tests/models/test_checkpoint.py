@@ -78,9 +78,9 @@ def _meta(**override: object) -> dict:
         (_meta(arch="vgg99"), "unknown architecture"),
         (_meta(labels=["solo"]), "labels"),
         (_meta(labels=["a", "a"]), "labels"),
-        (_meta(features={"sample_rate": "fast"}), "must be a number"),
+        (_meta(features={"sample_rate": "fast"}), "must be a whole number"),
         (_meta(features={"n_fft": 1000}), "power of two"),
-        (_meta(features={"colour": 3}), "unknown feature settings"),
+        (_meta(features={"colour": 3}), "colour: is not a known setting"),
     ],
 )
 def test_invalid_metadata_is_refused_with_a_reason(tmp_path: Path, meta: dict, reason: str) -> None:
