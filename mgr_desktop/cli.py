@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from mgr_desktop import __version__
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 DEVICE_HELP = "compute device: auto (CUDA > MPS > CPU), cpu, cuda or mps"
 
 
@@ -21,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mgr-desktop",
         description="Music genre recognition. With no command, opens the window.",
+        epilog="exit status: 0 success; 1 some inputs failed; 2 usage error or refused "
+        "input (such as an unusable model file); 3 internal error (one line on stderr; "
+        "--verbose shows the traceback).",
     )
     parser.add_argument("--version", action="version", version=f"mgr-desktop {__version__}")
     parser.add_argument(
@@ -42,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Classify audio files; folders are searched recursively.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio file or folder")
-    p.add_argument("--model", required=True, metavar="FILE", help="model file (.safetensors)")
+    p.add_argument(
+        "--model", metavar="FILE", help="model file (.safetensors; default: the shipped model)"
+    )
     p.add_argument(
         "--format",
         choices=("text", "json", "csv"),
@@ -89,10 +95,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     verbose = getattr(args, "verbose", False)
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s: %(message)s" if not verbose else "%(name)s: %(message)s",
+    handler = logging.StreamHandler()
+    # Without --verbose, errors that carry a traceback (the engine's per-file "unexpected
+    # error") show their one-line message on stderr; the traceback stays out.
+    handler.setFormatter(
+        logging.Formatter("%(name)s: %(message)s")
+        if verbose
+        else _NoTracebackFormatter("%(levelname)s: %(message)s")
     )
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
     if args.self_test:
         from mgr_desktop.selftest import run_self_test
 
@@ -117,6 +128,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # last resort: one line and a distinct exit code, never a traceback
+        return _internal_error(e, verbose)
+
+
+class _NoTracebackFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info = record.exc_text = record.stack_info = None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+
+def _internal_error(e: Exception, verbose: bool) -> int:
+    from mgr_desktop.safetext import escape
+
+    # A log file, when one is configured, gets the traceback; stderr gets one line.
+    files = [
+        h
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.FileHandler) and h.baseFilename != os.devnull
+    ]
+    exc_info = (type(e), e, e.__traceback__)
+    record = logging.LogRecord(
+        "mgr_desktop", logging.ERROR, __file__, 0, "unexpected error", None, exc_info
+    )
+    for h in files:
+        h.handle(record)
+    log_files = [h.baseFilename for h in files]
+    if verbose:
+        import traceback
+
+        traceback.print_exception(e, file=sys.stderr)
+    where = (
+        f"details in {log_files[0]}" if log_files else "run again with --verbose for the traceback"
+    )
+    print(
+        f"mgr-desktop: internal error: {type(e).__name__}: {escape(str(e), 200)} ({where})",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -2,29 +2,43 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import TYPE_CHECKING, Any
+
+from mgr_desktop.safetext import printable
 
 if TYPE_CHECKING:  # imported when a command runs: parsing arguments must not load torch
     from mgr_desktop.inference.engine import Engine
 
 
 def fail_usage(message: str) -> int:
-    print(f"mgr-desktop: error: {message}", file=sys.stderr)
+    print(f"mgr-desktop: error: {printable(message)}", file=sys.stderr)
     return 2
 
 
 def load_engine(model: str, device: str, **kw: Any) -> Engine | None:
-    """The engine, or None after printing why (refused file, missing device)."""
+    """The engine, or None after printing one line saying why (refused file, missing device).
+
+    The model goes through the one validating loader (`checkpoint.load_model`); whatever else
+    fails while the engine is set up is still one line naming the file, never a traceback."""
     from mgr_desktop.device import DeviceUnavailableError
     from mgr_desktop.inference.engine import Engine
     from mgr_desktop.models.checkpoint import CheckpointError
+    from mgr_desktop.safetext import escape
 
     try:
         return Engine.from_file(model, device, **kw)
     except (CheckpointError, DeviceUnavailableError) as e:
         fail_usage(str(e))
-        return None
+    except MemoryError:
+        fail_usage(f"{printable(model)}: not enough memory to use this model")
+    except Exception as e:  # a model file is input from a stranger: one line, exit 2
+        logging.getLogger(__name__).debug("loading %s", model, exc_info=True)
+        fail_usage(
+            f"{printable(model)}: cannot use this model ({type(e).__name__}: {escape(str(e))})"
+        )
+    return None
 
 
 def progress(**kw: Any) -> Any:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
 from mgr_desktop.cli import EXIT_OK
 from mgr_desktop.commands.common import fail_usage
+from mgr_desktop.safetext import printable
 
 
 def add_parser(sub: Any, device_help: str) -> None:
@@ -68,11 +70,22 @@ def run(args: argparse.Namespace) -> int:
         feats += x
         targets += [engine.labels.index(data.labels[i]) for i in y]
     ev = evaluate(
-        engine.model, feats, targets, engine.labels, engine.cfg, engine.device, engine.hop_seconds
+        engine.model,
+        feats,
+        targets,
+        engine.labels,
+        engine.cfg,
+        engine.device,
+        engine.hop_seconds,
+        temperature=engine.info.temperature,
     )
     report = ev.report()
+    if not _all_finite(report):  # a model that overflows gets no verdict, and no exit 0
+        return fail_usage(
+            f"{engine.path}: the model produced invalid output (NaN or infinite scores)"
+        )
     if args.format == "json":
-        print(json.dumps(report))
+        print(json.dumps(report, allow_nan=False))
         return EXIT_OK
     print(
         f"{len(targets)} tracks ({args.split} split): track accuracy "
@@ -83,8 +96,19 @@ def run(args: argparse.Namespace) -> int:
     for lab, m in report["per_class"].items():
         if m["support"]:
             print(
-                f"{lab:>12}   {m['precision']:.3f}   {m['recall']:.3f}  {m['f1']:.3f}  "
+                f"{printable(lab):>12}   {m['precision']:.3f}   {m['recall']:.3f}  {m['f1']:.3f}  "
                 f"{m['support']:5d}"
             )
     sys.stdout.flush()
     return EXIT_OK
+
+
+def _all_finite(value: Any) -> bool:
+    """No NaN or infinity anywhere in a report (numbers, lists, nested dicts)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_all_finite(v) for v in value)
+    return True

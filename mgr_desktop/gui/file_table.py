@@ -125,7 +125,7 @@ class FileTableModel(QAbstractTableModel):
             w.writerow(
                 [
                     csv_cell(r.path),  # names and labels are data, never spreadsheet formulas
-                    csv_cell(res.genre) if res else "",
+                    csv_cell(res.genre or "") if res else "",
                     f"{res.confidence:.4f}" if res else "",
                     f"{res.duration:.2f}" if res else "",
                     *probs,
