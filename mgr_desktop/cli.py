@@ -63,6 +63,30 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="hop between 3 s analysis windows (default 1.5)",
     )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="classify every file again; by default an unchanged file with the same model "
+        "reuses the result remembered in the user cache folder",
+    )
+    tags = p.add_argument_group("genre tags (opt-in)")
+    tags.add_argument(
+        "--write-tags",
+        action="store_true",
+        help="write each verdict into the file's own genre tag (mp3, wav, aiff: ID3; ogg, "
+        "opus, flac: GENRE; m4a: ©gen); the audio is never changed",
+    )
+    tags.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="P",
+        help="with --write-tags: write only verdicts at least this confident, 0 to 1 (default 0.6)",
+    )
+    tags.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --write-tags: list what would change (path: old -> new), write nothing",
+    )
     _add_verbose(p)
 
     from mgr_desktop.commands import evaluate, listen, train

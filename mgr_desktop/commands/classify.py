@@ -6,7 +6,7 @@ import argparse
 import csv
 import json
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from mgr_desktop.cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 from mgr_desktop.commands.common import fail_usage, load_engine, progress
@@ -16,7 +16,15 @@ from mgr_desktop.safetext import csv_cell, printable
 
 def run(args: argparse.Namespace) -> int:
     from mgr_desktop.audio.discover import expand_inputs
+    from mgr_desktop.inference.result_cache import ResultCache, cached_classify
 
+    write_tags, dry_run = getattr(args, "write_tags", False), getattr(args, "dry_run", False)
+    min_confidence = getattr(args, "min_confidence", None)
+    if not write_tags and (dry_run or min_confidence is not None):
+        return fail_usage("--dry-run and --min-confidence go with --write-tags")
+    min_confidence = DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
+    if not 0.0 <= min_confidence <= 1.0:
+        return fail_usage("--min-confidence must be between 0 and 1 (for example 0.6)")
     engine = load_engine(args.model, args.device, hop_seconds=args.hop)
     if engine is None:
         return EXIT_USAGE
@@ -28,14 +36,82 @@ def run(args: argparse.Namespace) -> int:
     for prob in problems:
         out.write(FileFailure(prob.path, prob.reason))
         failed += 1
-    with progress(total=len(files), unit="file", desc="classifying") as bar:
-        for result in engine.classify_files(files):
-            out.write(result)
-            failed += isinstance(result, FileFailure)
-            bar.update(1)
+    cache = None if getattr(args, "no_cache", False) else ResultCache()
+    tagger = TagWriter(min_confidence, dry_run, cache, engine) if write_tags else None
+    try:
+        with progress(total=len(files), unit="file", desc="classifying") as bar:
+            for result in cached_classify(engine, files, cache):
+                out.write(result)
+                failed += isinstance(result, FileFailure)
+                if tagger is not None and isinstance(result, TrackResult):
+                    tagger.handle(result)
+                bar.update(1)
+    finally:
+        if cache is not None:
+            cache.close()
     if failed:
         print(f"{failed} of {len(files) + len(problems)} inputs failed", file=sys.stderr)
-    return EXIT_SOME_FAILED if failed else EXIT_OK
+    if tagger is not None:
+        tagger.summary()
+    return EXIT_SOME_FAILED if failed or (tagger and tagger.failed) else EXIT_OK
+
+
+DEFAULT_MIN_CONFIDENCE = 0.6
+
+
+class TagWriter:
+    """`--write-tags`: each verdict at or above the threshold into the file's genre tag, one
+    line per file changed (or, with --dry-run, that would change) or that cannot be tagged.
+    Lines go to stderr, so JSON and CSV on stdout stay machine-readable."""
+
+    def __init__(self, min_confidence: float, dry_run: bool, cache: Any, engine: Any) -> None:
+        self.min_confidence, self.dry_run = min_confidence, dry_run
+        self.cache, self.engine = cache, engine
+        self.counts: dict[str, int] = {}
+        self.failed = 0
+
+    def _count(self, what: str) -> None:
+        self.counts[what] = self.counts.get(what, 0) + 1
+
+    def _say(self, line: str) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(line, file=sys.stderr)  # above the progress bar, when there is one
+
+    def handle(self, result: TrackResult) -> None:
+        from mgr_desktop.audio.genre_tags import TagError, apply, plan
+        from mgr_desktop.inference.result_cache import remember
+
+        change = plan(result, self.min_confidence)
+        name = printable(result.path)
+        if change.error:
+            self.failed += 1
+            self._say(f"{name}: cannot write genre tag: {printable(change.error)}")
+        elif change.skip:
+            self._count(change.skip.split(" (")[0])
+        elif self.dry_run:
+            self._count("would change")
+            self._say(f"{name}: {printable(change.describe())} (dry run)")
+        else:
+            try:
+                done = apply(change)
+            except TagError as e:
+                self.failed += 1
+                self._say(f"{name}: cannot write genre tag: {printable(str(e))}")
+                return
+            self._count("written")
+            self._say(f"{name}: {printable(done.describe())}")
+            remember(self.cache, self.engine, result)  # same audio, new mtime: still cached
+
+    def summary(self) -> None:
+        parts = [f"{n} {what}" for what, n in self.counts.items()]
+        if self.failed:
+            parts.append(f"{self.failed} could not be tagged")
+        head = "genre tags (dry run, nothing written)" if self.dry_run else "genre tags"
+        print(
+            f"{head}: {', '.join(parts) or 'nothing to do'} (threshold {self.min_confidence:.0%})",
+            file=sys.stderr,
+        )
 
 
 class Writer:
