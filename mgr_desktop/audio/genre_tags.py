@@ -208,47 +208,55 @@ def _sync_folder(folder: str) -> None:
 # -- deciding ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TagChange:
-    """What tagging would do to one file. `skip` is empty when the tag will be written."""
+    """What tagging would do to one file: write `new` when `will_write`; otherwise `skip` says
+    why not (no verdict, below the threshold, already tagged) or `error` why it cannot be."""
 
     path: str
     old: str | None
     new: str | None
     confidence: float | None
     skip: str = ""
+    error: str = ""
 
     @property
     def will_write(self) -> bool:
-        return not self.skip
+        return not (self.skip or self.error)
 
     def describe(self) -> str:
         return f"{self.old or '(none)'} -> {self.new}"
 
 
-def plan(result: Verdict, min_confidence: float, read: bool = True) -> TagChange:
+def plan(result: Verdict, min_confidence: float, read_all: bool = False) -> TagChange:
     """Decide for one result: write only a genre verdict at or above the threshold, and only
-    when it differs from the tag the file already has. `read=False` skips reading the current
-    tag (for a table that shows it later)."""
+    when it differs from the tag the file already has. The current tag is read for the files
+    that pass the threshold, or for every file with `read_all` (a preview shows them all)."""
     path = result.path
     if result.genre is None:
-        return TagChange(path, None, None, None, "no verdict")
+        return TagChange(path, _read_quietly(path) if read_all else None, None, None, "no verdict")
     new, conf = genre_text(result.genre), float(result.confidence)
-    old = None
-    if read:
-        try:
-            old = read_genre(path)
-        except TagError as e:
-            return TagChange(path, None, new, conf, str(e))
     if conf < min_confidence:
-        return TagChange(path, old, new, conf, f"below the threshold ({conf:.0%})")
-    if old is not None and old == new:
-        return TagChange(path, old, new, conf, "already tagged")
+        old = _read_quietly(path) if read_all else None
+        return TagChange(path, old, new, conf, skip=f"below the threshold ({conf:.0%})")
+    try:
+        old = read_genre(path)
+    except TagError as e:
+        return TagChange(path, None, new, conf, error=str(e))
+    if old == new:
+        return TagChange(path, old, new, conf, skip="already tagged")
     return TagChange(path, old, new, conf)
+
+
+def _read_quietly(path: str) -> str | None:
+    try:
+        return read_genre(path)
+    except TagError:
+        return None
 
 
 def apply(change: TagChange) -> TagChange:
     """Write a planned change; returns it with the old genre as the file really had it.
     Raises TagError."""
-    if change.skip or change.new is None:
+    if not change.will_write or change.new is None:
         raise ValueError(f"not a change to write: {change}")
     old = write_genre(change.path, change.new)
     return TagChange(change.path, old, change.new, change.confidence)
