@@ -33,11 +33,13 @@ def run_self_test() -> int:
     check("imports", _imports)
     check("portaudio", _portaudio)
     check("decode", lambda: _decode(state))
+    check("containers", _containers)
     check("mel", lambda: _mel(state))
     from mgr_desktop.models.registry import ARCHITECTURES
 
     for arch in ARCHITECTURES:
         check(arch, lambda a=arch: _model(a, state))
+    check("default model", lambda: _default_model(state))
     check("window", _window)
     ok = all(passed for _, passed, _ in results)
     from mgr_desktop import __version__
@@ -93,6 +95,13 @@ def _decode(state: dict[str, object]) -> str:
     return f"({audio.duration:.1f} s flac)"
 
 
+def _containers() -> str:
+    """m4a and webm through the bundled FFmpeg (PyAV), with no ffmpeg on the machine."""
+    from mgr_desktop.audio.decode import decode_self_check
+
+    return decode_self_check()
+
+
 def _mel(state: dict[str, object]) -> str:
     import torch
 
@@ -109,14 +118,15 @@ def _mel(state: dict[str, object]) -> str:
 def _model(arch: str, state: dict[str, object]) -> str:
     import torch
 
-    from mgr_desktop.config import GTZAN_GENRES, FeatureConfig
-    from mgr_desktop.dsp.mel import frame_windows, normalise
+    from mgr_desktop.config import GTZAN_GENRES
+    from mgr_desktop.dsp.mel import LogMel, frame_windows, normalise
     from mgr_desktop.inference.engine import optimise_for_inference
-    from mgr_desktop.models.registry import build_model
+    from mgr_desktop.models.registry import build_model, get_architecture
 
-    cfg = FeatureConfig()
+    cfg = get_architecture(arch).features  # each architecture's own front end
     model = optimise_for_inference(build_model(arch, len(GTZAN_GENRES)).eval(), torch.device("cpu"))
-    windows, _ = frame_windows(state["db"], cfg, 1.5)  # type: ignore[arg-type]
+    feats = LogMel(cfg)(torch.from_numpy(state["wave"]))  # type: ignore[arg-type]
+    windows, _ = frame_windows(feats, cfg, 1.5)
     x = normalise(windows, cfg).unsqueeze(1).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         probs = torch.softmax(model(x), -1)
@@ -124,6 +134,18 @@ def _model(arch: str, state: dict[str, object]) -> str:
             probs.sum(-1), torch.ones(len(windows)), atol=1e-4):  # fmt: skip
         raise ValueError(f"bad output {tuple(probs.shape)}")
     return ""
+
+
+def _default_model(state: dict[str, object]) -> str:
+    """The shipped model loads from the bundle and gives a finite verdict, offline."""
+    from mgr_desktop.inference.engine import Engine
+    from mgr_desktop.paths import default_model_path, resource_path
+
+    engine = Engine.from_file(default_model_path(), "cpu")
+    result = engine.classify_file(resource_path("audio", "selftest.flac"))
+    if result.genre is None or not 0 < result.confidence <= 1:
+        raise ValueError(f"no verdict ({result.note or result.confidence})")
+    return f"({engine.info.arch}: {result.genre} {result.confidence:.0%})"
 
 
 def _window() -> str:

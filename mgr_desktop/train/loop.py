@@ -210,7 +210,10 @@ def fit(
         emit({"kind": "checkpoint", "which": "last", "path": str(out / STATE_FILE)})
 
     summary = _summary(config, data)
-    loss_fn = nn.CrossEntropyLoss()
+    from mgr_desktop.train.probe import class_weights
+
+    weights = class_weights(torch.tensor(train_y), len(labels), config)
+    loss_fn = nn.CrossEntropyLoss(weight=weights.to(device))
     for epoch in range(start_epoch, config.epochs):
         plan = plan_epoch(config, len(train_x), epoch, d.rank, d.world)
         batches = plan.batches(config.batch_size)

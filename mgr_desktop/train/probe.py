@@ -81,7 +81,7 @@ def fit_probe(
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=config.peak_lr, total_steps=config.epochs * steps
     )
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.0)
+    loss_fn = nn.CrossEntropyLoss(weight=class_weights(y, len(data.labels), config).to(device))
     history: list[dict[str, Any]] = []
     best = (-1.0, -math.inf)
     best_state: dict[str, torch.Tensor] = {}
@@ -112,6 +112,11 @@ def fit_probe(
             elapsed = time.perf_counter() - t0
             emit({"kind": "batch", "epoch": epoch, "batch": b, "batches": steps,
                   "loss": float(loss.detach()), "lr": lr, "elapsed": elapsed})  # fmt: skip
+        if not valid_e:  # no validation tracks (a final fit on everything): keep the last epoch
+            history.append({"epoch": epoch + 1, "train_loss": total / len(x)})
+            best_epoch = epoch + 1
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            continue
         ev = evaluate_embeddings(model, valid_e, valid_y, data.labels, device)
         row = {
             "epoch": epoch + 1, "train_loss": total / len(x), "valid_loss": ev.loss,
@@ -126,9 +131,17 @@ def fit_probe(
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         emit({"kind": "epoch_end", **row, "epochs": config.epochs, "best_epoch": best_epoch})
     model.load_state_dict(best_state)
-    logp = window_logp(model, valid_e, device)
-    temperature = fit_temperature(logp, valid_y)
+    temperature = fit_temperature(window_logp(model, valid_e, device), valid_y) if valid_e else 1.0
     return "finished", model, history, best[0], best_epoch, temperature
+
+
+def class_weights(y: torch.Tensor, n_classes: int, config: TrainConfig) -> torch.Tensor:
+    """Inverse-frequency weights (1 for a balanced set), so a genre with 10 tracks counts as
+    much as one with 100: GTZAN and its test are balanced even where a user's copy is not."""
+    if not config.balance_classes:
+        return torch.ones(n_classes)
+    counts = torch.bincount(y.cpu(), minlength=n_classes).float()
+    return torch.where(counts > 0, len(y) / (n_classes * counts.clamp_min(1)), 0.0)
 
 
 def window_logp(
@@ -190,7 +203,9 @@ def run_probe(
         return RunResult(status, out, _metrics_doc(history, data, None, len(history)))
     device = next(model.parameters()).device
     valid_e, valid_y = _part(data, "valid", model, device, config)
-    valid = probe_report(model, valid_e, valid_y, data.labels, device, temperature)
+    valid = (
+        probe_report(model, valid_e, valid_y, data.labels, device, temperature) if valid_e else {}
+    )
     test = None
     if data.split.test:
         test_e, test_y = _part(data, "test", model, device, config)
@@ -200,7 +215,7 @@ def run_probe(
     training = {
         **_summary(config, data), "best_epoch": best_epoch, "epochs_completed": len(history),
         "valid_track_accuracy": best_acc, "temperature": temperature,
-        "valid_ece": valid["ece"], "frozen_backbone": True,
+        "valid_ece": valid.get("ece"), "frozen_backbone": True,
     }  # fmt: skip
     if test is not None:
         training.update(test_track_accuracy=test["track_accuracy"],

@@ -25,6 +25,8 @@ class TrainConfig:
     # Transfer architectures: train only the genre head on the frozen pretrained network (a
     # probe, on cached embeddings), or fine-tune everything (False).
     freeze_backbone: bool = True
+    # Weight the loss by inverse genre frequency, so small genres count as much as large ones.
+    balance_classes: bool = True
     crops_per_track: int = 1  # random 3 s crops of each training track per epoch
     time_masks: int = 1
     time_mask_frames: int = 20
