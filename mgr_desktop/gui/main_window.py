@@ -139,6 +139,9 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open &folder…", self.open_folder_dialog, "Ctrl+Shift+O")
         self._action(file_menu, "Open &model…", self.open_model_dialog, "Ctrl+M")
         self._action(file_menu, "&Export results as CSV…", self.export_csv, "Ctrl+E")
+        self.write_tags_action = self._action(
+            file_menu, "&Write genre to files…", self.write_genre_tags
+        )
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
         play = bar.addMenu("&Playback")
@@ -332,6 +335,20 @@ class MainWindow(QMainWindow):
         )
         if path:
             self.use_model(path)
+
+    def write_genre_tags(self) -> None:
+        """File > Write genre to files…: preview, threshold and confirmation in a dialog."""
+        from mgr_desktop.gui.write_tags_dialog import TagRequest, WriteTagsDialog
+
+        rows = [
+            TagRequest(row.path, row.result.genre, row.result.confidence)
+            for row in self.files.model.rows
+            if getattr(row, "result", None) is not None
+        ]
+        if not rows:
+            self.show_message("Nothing to tag yet: add some files and let them be classified.")
+            return
+        WriteTagsDialog(rows, self.settings, self).exec()
 
     def export_csv(self) -> None:
         if not self.files.file_count():

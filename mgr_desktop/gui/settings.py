@@ -25,6 +25,7 @@ class Key(str, Enum):
     THEME = "view/theme"
     LAST_DIR = "files/last_dir"
     TRAIN = "train/last"
+    TAG_MIN_CONFIDENCE = "tags/min_confidence"
 
 
 DEFAULTS: dict[Key, Any] = {
@@ -34,6 +35,7 @@ DEFAULTS: dict[Key, Any] = {
     Key.THEME: "system",
     Key.COMPUTE_DEVICE: "auto",
     Key.KNOWN_MODELS: [],
+    Key.TAG_MIN_CONFIDENCE: 0.6,
 }
 
 

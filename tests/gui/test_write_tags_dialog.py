@@ -1,0 +1,152 @@
+"""File > Write genre to files…: the preview, the threshold (remembered), and tags written only
+for verdicts at or above it, with a status per row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mutagen
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from mgr_desktop.gui.settings import Key, Settings
+from mgr_desktop.gui.write_tags_dialog import STATUS, WriteTagsDialog
+from mgr_desktop.inference.engine import TrackResult
+from tests.helpers import tone, write
+
+
+def result(path: Path, genre: str | None, confidence: float) -> TrackResult:
+    return TrackResult(str(path), genre, confidence, {}, [], 3.0)
+
+
+def genre_tag(path: Path) -> list[str] | None:
+    f = mutagen.File(path)
+    if f is None or f.tags is None:
+        return None
+    if path.suffix == ".wav":
+        return [g for fr in f.tags.getall("TCON") for g in fr.genres] or None
+    return list(f.tags.get("genre", [])) or None
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> dict[str, Path]:
+    d = tmp_path / "library"
+    names = {
+        "sure": "sure.flac",
+        "at": "at threshold.ogg",
+        "below": "below.wav",
+        "silent": "silent.flac",
+        "au": "sun.au",
+        "tagged": "tagged.ogg",
+        "locked": "locked.flac",
+    }
+    files = {k: write(d / n, tone(1.0, 22050, freq=200.0 + 50 * i), 22050)
+             for i, (k, n) in enumerate(names.items())}  # fmt: skip
+    f = mutagen.File(files["tagged"])
+    f["genre"] = ["Jazz"]
+    f.save()
+    files["locked"].chmod(0o444)
+    return files
+
+
+def status(dlg: WriteTagsDialog, row: int) -> str:
+    return dlg.table.item(row, STATUS).text()
+
+
+def test_tags_are_written_only_at_or_above_the_threshold(
+    qtbot, app_home: Path, library: dict[str, Path]
+) -> None:
+    results = [
+        result(library["sure"], "rock", 0.9),
+        result(library["at"], "hiphop", 0.6),
+        result(library["below"], "blues", 0.59),
+        result(library["silent"], None, 0.0),
+        result(library["au"], "jazz", 0.95),
+        result(library["tagged"], "jazz", 0.8),
+        result(library["locked"], "pop", 0.99),
+    ]
+    before = {k: p.read_bytes() for k, p in library.items()}
+    dlg = WriteTagsDialog(results, Settings())
+    qtbot.addWidget(dlg)
+    dlg.show()
+    assert dlg.threshold.value() == 60  # the default
+    qtbot.waitUntil(lambda: not dlg.reading, timeout=10000)
+
+    assert status(dlg, 0) == status(dlg, 1) == "will write"
+    assert status(dlg, 2) == "below the threshold (59%)"
+    assert status(dlg, 3) == "no verdict"
+    assert status(dlg, 4).startswith("cannot tag: unsupported format")
+    assert status(dlg, 5) == "already tagged"
+    assert dlg.table.item(5, 1).text() == "Jazz"
+    assert status(dlg, 6) == "will write"  # read-only shows when writing
+    assert dlg.summary.text() == "3 of 7 files will be tagged"
+
+    dlg.threshold.setValue(70)
+    assert status(dlg, 1) == "below the threshold (60%)"
+    assert dlg.rows_to_write() == [0, 6]
+    assert dlg.write_button.isEnabled()
+
+    qtbot.mouseClick(dlg.write_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.finished_writing, timeout=20000)
+
+    assert genre_tag(library["sure"]) == ["Rock"]
+    assert status(dlg, 0) == "written"
+    assert dlg.table.item(0, 1).text() == "Rock"
+    assert status(dlg, 6) == "failed: the file is read-only"
+    assert dlg.summary.text() == "1 written, 1 failed"
+    for key in ("at", "below", "silent", "au", "tagged", "locked"):
+        assert library[key].read_bytes() == before[key], key
+    assert genre_tag(library["tagged"]) == ["Jazz"]
+    assert dlg.cancel_button.text() == "Close"
+
+    # the threshold is remembered for the next time
+    assert Settings().get(Key.TAG_MIN_CONFIDENCE) == pytest.approx(0.7)
+    again = WriteTagsDialog(results[:1], Settings())
+    qtbot.addWidget(again)
+    again.show()
+    assert again.threshold.value() == 70
+    qtbot.waitUntil(lambda: not again.reading, timeout=10000)
+    assert status(again, 0) == "already tagged"
+    assert not again.write_button.isEnabled()
+
+
+def test_cancel_writes_nothing(qtbot, app_home: Path, tmp_path: Path) -> None:
+    f = write(tmp_path / "a.flac", tone(1.0), 22050)
+    data = f.read_bytes()
+    dlg = WriteTagsDialog([result(f, "rock", 0.99)], Settings())
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitUntil(lambda: not dlg.reading, timeout=10000)
+    dlg.cancel_button.click()
+    assert not dlg.isVisible()
+    assert not dlg.worker.job.is_alive()
+    assert f.read_bytes() == data
+
+
+def test_the_window_offers_the_classified_rows(
+    window, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mgr_desktop.gui import write_tags_dialog
+    from mgr_desktop.gui.file_table import DONE
+
+    assert window.write_tags_action.text() == "&Write genre to files…"
+    opened: list[list[tuple[str, str | None, float]]] = []
+
+    def fake_exec(dlg: WriteTagsDialog) -> int:
+        opened.append([(r.path, r.genre, r.confidence) for r in dlg.items])
+        dlg.reject()
+        return 0
+
+    monkeypatch.setattr(write_tags_dialog.WriteTagsDialog, "exec", fake_exec)
+    window.write_tags_action.trigger()
+    assert opened == []  # nothing classified yet: a message instead
+
+    a = write(tmp_path / "a.wav", tone(1.0), 22050)
+    b = write(tmp_path / "b.wav", np.zeros(22050, np.float32), 22050)
+    model = window.files.model
+    model.add([str(a), str(b), str(tmp_path / "pending.wav")])
+    model.update(str(a), DONE, result(a, "rock", 0.8))
+    model.update(str(b), DONE, result(b, None, 0.0))
+    window.write_tags_action.trigger()
+    assert opened == [[(str(a), "rock", 0.8), (str(b), None, 0.0)]]
