@@ -226,24 +226,33 @@ class TagChange:
         return f"{self.old or '(none)'} -> {self.new}"
 
 
+def decide(label: str | None, confidence: float, current: str | None, min_confidence: float) -> str:
+    """Why a verdict is not written ('no verdict', 'below the threshold (45%)', 'already
+    tagged'), or '' when it is: a genre at or above the threshold that the tag lacks."""
+    if label is None:
+        return "no verdict"
+    if confidence < min_confidence:
+        return f"below the threshold ({confidence:.0%})"
+    if current is not None and current == genre_text(label):
+        return "already tagged"
+    return ""
+
+
 def plan(result: Verdict, min_confidence: float, read_all: bool = False) -> TagChange:
     """Decide for one result: write only a genre verdict at or above the threshold, and only
     when it differs from the tag the file already has. The current tag is read for the files
     that pass the threshold, or for every file with `read_all` (a preview shows them all)."""
-    path = result.path
-    if result.genre is None:
-        return TagChange(path, _read_quietly(path) if read_all else None, None, None, "no verdict")
-    new, conf = genre_text(result.genre), float(result.confidence)
-    if conf < min_confidence:
+    path, label, conf = result.path, result.genre, float(result.confidence)
+    new = genre_text(label) if label is not None else None
+    skip = decide(label, conf, None, min_confidence)
+    if skip:
         old = _read_quietly(path) if read_all else None
-        return TagChange(path, old, new, conf, skip=f"below the threshold ({conf:.0%})")
+        return TagChange(path, old, new, conf if label is not None else None, skip)
     try:
         old = read_genre(path)
     except TagError as e:
         return TagChange(path, None, new, conf, error=str(e))
-    if old == new:
-        return TagChange(path, old, new, conf, skip="already tagged")
-    return TagChange(path, old, new, conf)
+    return TagChange(path, old, new, conf, decide(label, conf, old, min_confidence))
 
 
 def _read_quietly(path: str) -> str | None:
