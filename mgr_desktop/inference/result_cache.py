@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA = 1  # bump when the stored layout or the meaning of a result changes
 BUSY_TIMEOUT_S = 2.0
+KEEP_MODELS = 4  # results are kept for the models used most recently; older ones are dropped
 FileKey = tuple[str, int, int]  # resolved path, size, mtime_ns
 
 _model_digests: weakref.WeakKeyDictionary[Any, tuple[tuple[str, int, int], str]] = (
@@ -160,7 +161,8 @@ CREATE TABLE IF NOT EXISTS results (
     doc BLOB NOT NULL,
     segments BLOB NOT NULL,
     PRIMARY KEY (path, model)
-) WITHOUT ROWID
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS models (model TEXT PRIMARY KEY, used INTEGER NOT NULL);
 """
 # SQLite's primary result codes (the names are in the sqlite3 module only from Python 3.11)
 SQLITE_BUSY, SQLITE_LOCKED, SQLITE_CORRUPT, SQLITE_NOTADB = 5, 6, 11, 26
@@ -207,7 +209,7 @@ class ResultCache:
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")  # a lost entry is only recomputed
-                conn.execute(_CREATE)
+                conn.executescript(_CREATE)
                 conn.execute("SELECT count(*) FROM results LIMIT 1").fetchone()
             except BaseException:
                 conn.close()
@@ -291,6 +293,33 @@ class ResultCache:
                 return False
         return row is not None and (row[0], row[1]) == (key[1], key[2])
 
+    def use_model(self, model: str) -> None:
+        """Note that `model` is in use, and drop the results of all but the KEEP_MODELS models
+        used most recently, so that trying many models does not grow the file without end."""
+        if self._conn is None:
+            return
+        with self._lock:
+            if self._conn is None:
+                return
+            try:
+                self._conn.execute(  # `used` counts up: the latest use has the highest number
+                    "INSERT OR REPLACE INTO models (model, used)"
+                    " VALUES (?, (SELECT COALESCE(MAX(used), 0) + 1 FROM models))",
+                    (model,),
+                )
+                old = [
+                    m
+                    for (m,) in self._conn.execute(
+                        "SELECT model FROM models ORDER BY used DESC LIMIT -1 OFFSET ?",
+                        (KEEP_MODELS,),
+                    )
+                ]
+                for m in old:
+                    self._conn.execute("DELETE FROM results WHERE model=?", (m,))
+                    self._conn.execute("DELETE FROM models WHERE model=?", (m,))
+            except sqlite3.Error as e:
+                self._failed(e, "pruning")
+
     def put(self, model: str, result: TrackResult, key: FileKey | None = None) -> None:
         """Remember a result. `key` should be taken before the file was read, so a file that
         changes while it is classified is classified again next time."""
@@ -342,6 +371,7 @@ def cached_classify(
     if cache is None or model is None:
         yield from engine.classify_files(paths)
         return
+    cache.use_model(model)
     keys = [file_key(p) for p in paths]
     hit = [k is not None and cache.contains(model, k) for k in keys]
     misses = [(p, k) for p, k, h in zip(paths, keys, hit, strict=True) if not h]

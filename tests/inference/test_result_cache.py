@@ -277,3 +277,22 @@ def test_threads_can_share_one_cache(engine: Engine, songs: list[Path], app_home
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_only_the_most_recently_used_models_keep_their_results(
+    engine: Engine, songs: list[Path], app_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mgr_desktop.inference.result_cache as rc
+
+    monkeypatch.setattr(rc, "KEEP_MODELS", 2)
+    (r,) = results(engine, songs[:1], None)
+    with ResultCache() as cache:
+        for name in ("a", "b", "c"):
+            cache.use_model(name)
+            cache.put(name, r)  # type: ignore[arg-type]
+        assert cache.get("a", songs[0]) is None  # the oldest model's results are gone
+        assert cache.get("b", songs[0]) is not None and cache.get("c", songs[0]) is not None
+        cache.use_model("b")
+        cache.use_model("d")
+        assert cache.get("c", songs[0]) is None
+        assert cache.get("b", songs[0]) is not None
