@@ -4,28 +4,23 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from mgr_desktop.audio.decode import AudioDecodeError, decode_file
+from mgr_desktop.audio.decode import MIN_SECONDS, AudioDecodeError, open_audio
 from mgr_desktop.config import FeatureConfig
 from mgr_desktop.device import pick_device
-from mgr_desktop.dsp.mel import (
-    LogMel,
-    frame_windows,
-    normalise,
-    pad_to_window,
-    segment_starts,
-    segment_times,
-)
+from mgr_desktop.dsp.mel import LogMel, normalise, pad_to_window, segment_times
+from mgr_desktop.dsp.track_stream import SegmentCutter, TrackFeatures
 from mgr_desktop.models.aggregate import track_log_probs
 from mgr_desktop.models.checkpoint import LoadedModel, ModelInfo, load_model
 
 DEFAULT_HOP_SECONDS = 1.5
+BLOCK_SECONDS = 10.0  # decoded audio in flight per file
 # Below this RMS level (dBFS) a segment is silence or near-silence: no verdict is given.
 SILENCE_DBFS = -60.0
 # A calibrated top probability below this is shown as uncertain, with the two leading genres.
@@ -176,14 +171,54 @@ class Engine:
         window = db[..., -self.cfg.segment_frames :].unsqueeze(0)
         return self.window_log_probs(window)[0].exp().numpy()
 
-    def classify_log_mel(
-        self, db: torch.Tensor, path: str, duration: float, levels: np.ndarray | None = None
+    def classify_blocks(
+        self, blocks: Iterable[np.ndarray], path: str = "", note: Callable[[], str] | None = None
     ) -> TrackResult:
-        """Whole-track features -> verdict. `levels` (dBFS per segment) marks silent segments,
-        which get no genre and do not vote; a track with no audible segment gets no verdict."""
-        windows, times = frame_windows(db, self.cfg, self.hop_seconds)
-        logp, tag_logits = self.window_outputs(windows)
-        audible = np.ones(len(times), bool) if levels is None else np.asarray(levels) > SILENCE_DBFS
+        """A track as blocks of samples at the model's rate -> its verdict, in bounded memory:
+        features and segments are cut as the samples arrive and the model runs in batches.
+        Blocks of any size give the same result as one block holding the whole track."""
+        features = TrackFeatures(self.mel)
+        cutter = SegmentCutter(self.cfg, self.hop_seconds)
+        pending: list[torch.Tensor] = []
+        logp: list[torch.Tensor] = []
+        tags: list[torch.Tensor] = []
+
+        def run(final: bool = False) -> None:
+            while len(pending) >= self.batch_size or (final and pending):
+                batch, pending[:] = pending[: self.batch_size], pending[self.batch_size :]
+                lp, tg = self.window_outputs(torch.stack(batch))
+                logp.append(lp)
+                if tg is not None:
+                    tags.append(tg)
+
+        for block in blocks:
+            pending.extend(cutter.push(features.push(block)))
+            run()
+        pending.extend(cutter.push(features.finish()))
+        pending.extend(cutter.finish())
+        run(final=True)
+        duration = features.decoded / self.cfg.sample_rate
+        starts = cutter.starts
+        levels = segment_levels(features.energy, starts, self.cfg)
+        return self._verdict(
+            path, duration, torch.cat(logp), torch.cat(tags) if tags else None, starts, levels,
+            note() if note else "",
+        )  # fmt: skip
+
+    def _verdict(
+        self,
+        path: str,
+        duration: float,
+        logp: torch.Tensor,
+        tag_logits: torch.Tensor | None,
+        starts: list[int],
+        levels: np.ndarray,
+        note: str,
+    ) -> TrackResult:
+        """Segments below the silence level get no genre and do not vote; a track with no
+        audible segment gets no verdict."""
+        times = segment_times(starts, self.cfg)
+        audible = levels > SILENCE_DBFS
         probs = logp.exp().numpy()
         segments = [
             Segment(min(s, duration), min(e, duration),
@@ -191,7 +226,8 @@ class Engine:
             for (s, e), p, loud in zip(times, probs, audible, strict=True)
         ]  # fmt: skip
         if not audible.any():
-            return TrackResult(path, None, 0.0, {}, segments, duration, note=NO_SIGNAL_NOTE)
+            note = "; ".join(n for n in (NO_SIGNAL_NOTE, note) if n)
+            return TrackResult(path, None, 0.0, {}, segments, duration, note=note)
         keep = torch.from_numpy(audible)
         track = track_log_probs(logp[keep]).exp().numpy()
         best = int(track.argmax())
@@ -202,6 +238,7 @@ class Engine:
             probabilities={lab: float(p) for lab, p in zip(self.labels, track, strict=True)},
             segments=segments,
             duration=duration,
+            note=note,
             tags=self._top_tags(tag_logits[keep] if tag_logits is not None else None),
         )
 
@@ -212,65 +249,60 @@ class Engine:
         order = np.argsort(-p)[:TOP_TAGS]
         return {self.tag_names[i]: float(p[i]) for i in order}
 
-    def segment_levels(self, wave: np.ndarray) -> np.ndarray:
-        """RMS level in dBFS of each analysis segment of a whole-track waveform."""
-        frames = 1 + len(wave) // self.cfg.hop_length  # centred STFT framing
-        times = segment_times(segment_starts(frames, self.cfg, self.hop_seconds), self.cfg)
-        sr = self.cfg.sample_rate
-        return np.array([level_dbfs(wave[int(s * sr) : int(e * sr)]) for s, e in times])
-
     def classify_waveform(self, wave: np.ndarray, path: str = "") -> TrackResult:
-        return self.classify_log_mel(
-            self.log_mel(wave), path, len(wave) / self.cfg.sample_rate,
-            self.segment_levels(pad_to_window(wave, self.cfg)),
-        )  # fmt: skip
+        return self.classify_blocks([wave], path)
 
-    def classify_file(self, path: str | os.PathLike[str]) -> TrackResult:
-        audio = decode_file(path, self.cfg.sample_rate)
-        return self.classify_waveform(audio.samples, str(path))
+    def classify_file(
+        self, path: str | os.PathLike[str], block_seconds: float = BLOCK_SECONDS
+    ) -> TrackResult:
+        """Stream one file through decoding, features and the model; memory stays bounded
+        whatever its length. Raises AudioDecodeError or InvalidOutputError."""
+        with open_audio(path, self.cfg.sample_rate, min_seconds=MIN_SECONDS) as audio:
+            return self.classify_blocks(audio.blocks(block_seconds), str(path), lambda: audio.note)
 
     def classify_files(
-        self, paths: Iterable[str | os.PathLike[str]], prefetch: int = 2
+        self, paths: Iterable[str | os.PathLike[str]], workers: int = 2
     ) -> Iterator[TrackResult | FileFailure]:
-        """Results in input order; decoding and mel of the next files overlap the model.
-
-        libsndfile, soxr and torch release the GIL, so a thread pool keeps both cores busy.
-        """
-
-        def prepare(p: str | os.PathLike[str]) -> tuple[torch.Tensor, float, np.ndarray]:
-            audio = decode_file(p, self.cfg.sample_rate)
-            wave = pad_to_window(audio.samples, self.cfg)
-            return self.log_mel(audio.samples), audio.duration, self.segment_levels(wave)
-
-        with ThreadPoolExecutor(max_workers=prefetch, thread_name_prefix="decode") as pool:
-            pending: list[tuple[str, Future[tuple[torch.Tensor, float, np.ndarray]]]] = []
+        """Results in input order. `workers` files are in flight at once: decoding (FFmpeg,
+        libsndfile), resampling (soxr) and torch release the GIL, so two keep both cores busy."""
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="classify") as pool:
+            pending: list[tuple[str, Future[TrackResult]]] = []
             it = iter(paths)
             for p in it:
-                pending.append((str(p), pool.submit(prepare, p)))
-                if len(pending) > prefetch:
+                pending.append((str(p), pool.submit(self.classify_file, p)))
+                if len(pending) >= workers + 1:
                     break
             while pending:
                 name, fut = pending.pop(0)
                 nxt = next(it, None)
                 if nxt is not None:
-                    pending.append((str(nxt), pool.submit(prepare, nxt)))
+                    pending.append((str(nxt), pool.submit(self.classify_file, nxt)))
                 yield self._finish(name, fut)
 
-    def _finish(
-        self, name: str, fut: Future[tuple[torch.Tensor, float, np.ndarray]]
-    ) -> TrackResult | FileFailure:
+    def _finish(self, name: str, fut: Future[TrackResult]) -> TrackResult | FileFailure:
         try:
-            db, duration, levels = fut.result()
-            return self.classify_log_mel(db, name, duration, levels)
+            return fut.result()
         except AudioDecodeError as e:
             return FileFailure(name, e.reason)
         except InvalidOutputError as e:
             return FileFailure(name, str(e))
         except MemoryError:
-            return FileFailure(name, "out of memory while decoding (file too long?)")
+            return FileFailure(name, "out of memory while classifying")
         except Exception as e:  # one bad file must not end a batch; the log keeps the trace
             log.exception("unexpected failure on %s", name)
             return FileFailure(name, f"unexpected error: {type(e).__name__}: {e}")
+
+
+def segment_levels(energy: np.ndarray, starts: list[int], cfg: FeatureConfig) -> np.ndarray:
+    """RMS level in dBFS of each segment, from the track's per-hop sums of squares."""
+    n = max(1, cfg.segment_samples // cfg.hop_length)
+    cum = np.concatenate([[0.0], np.cumsum(energy)])
+    out = np.empty(len(starts))
+    for i, s in enumerate(starts):
+        lo, hi = min(s, len(energy)), min(s + n, len(energy))
+        power = (cum[hi] - cum[lo]) / (n * cfg.hop_length)
+        out[i] = 10.0 * np.log10(max(power, 1e-20))
+    return out
 
 
 def optimise_for_inference(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
