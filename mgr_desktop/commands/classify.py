@@ -17,6 +17,7 @@ from mgr_desktop.safetext import csv_cell, printable
 def run(args: argparse.Namespace) -> int:
     from mgr_desktop.audio.discover import expand_inputs
     from mgr_desktop.inference.result_cache import ResultCache, cached_classify
+    from mgr_desktop.paths import model_or_default
 
     write_tags, dry_run = getattr(args, "write_tags", False), getattr(args, "dry_run", False)
     min_confidence = getattr(args, "min_confidence", None)
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     min_confidence = DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
     if not 0.0 <= min_confidence <= 1.0:
         return fail_usage("--min-confidence must be between 0 and 1 (for example 0.6)")
-    engine = load_engine(args.model, args.device, hop_seconds=args.hop)
+    engine = load_engine(model_or_default(args.model), args.device, hop_seconds=args.hop)
     if engine is None:
         return EXIT_USAGE
     files, problems = expand_inputs(args.paths)

@@ -210,13 +210,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._populate_devices)
 
     def _on_backend_ready(self) -> None:
-        from mgr_desktop.config import FeatureConfig
-        from mgr_desktop.dsp.mel import mel_frequencies
-
         self.backend_ready = True
-        band_hz = mel_frequencies(FeatureConfig())
-        for view in (self.files.spectrogram, self.listen.spectrogram):
-            view.set_mel_axis(band_hz)
         if self._pending_model:
             self.use_model(self._pending_model)
         else:
