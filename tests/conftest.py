@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,9 @@ from tests.helpers import gtzan_mini, make_model_file
 
 # Qt widgets render offscreen unless a test starts a real X server itself.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Settings, models and caches of every test (and of the CLI runs they start) stay out of the
+# developer's own folders; tests that need a fresh home set their own.
+os.environ.setdefault("MGR_DESKTOP_HOME", tempfile.mkdtemp(prefix="mgr-tests-"))
 
 
 @pytest.fixture(scope="session")
