@@ -5,6 +5,9 @@
             ...
         audio.duration, audio.note   # what was decoded; "" or why it is less than the header said
 
+    with open_audio(path, 44100, start_seconds=600.0) as audio:   # from 10 minutes in
+        ...
+
 Two decoders, picked by the file's content (not its name): libsndfile (soundfile) for WAV,
 AIFF, AU, CAF, W64, FLAC and Ogg Vorbis/Opus, whose headers state an exact length; FFmpeg's
 libraries bundled in PyAV's wheels for everything else (mp3, m4a/AAC/ALAC, WMA, WebM/Matroska,
@@ -16,6 +19,7 @@ whose last frame is cut off), `note` says so.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import struct
@@ -47,20 +51,31 @@ class AudioDecodeError(FileError):
 class AudioStream:
     """One open audio file. Use as a context manager; iterate `blocks()` once."""
 
-    def __init__(self, path: Path, sample_rate: int, min_seconds: float = 0.0) -> None:
+    def __init__(
+        self, path: Path, sample_rate: int, min_seconds: float = 0.0, start_seconds: float = 0.0
+    ) -> None:
         self.path = path
         self.sample_rate = sample_rate
         self.min_seconds = min_seconds
         head = _check_file(path)
         kind = sniff(head)
         self._source: _Source = _open_source(path, head, kind)
+        # Where the first block starts, in seconds from the start of the file.
+        self.start_seconds = 0.0
+        if start_seconds > 0:
+            try:
+                self.start_seconds = self._source.seek(start_seconds)
+            except BaseException:
+                self._source.close()
+                raise
         self.source_rate: int = self._source.rate
         self.source_channels: int = self._source.channels
         self.decoder: str = self._source.decoder  # "libsndfile" or "ffmpeg"
         self.codec: str = self._source.codec  # e.g. "WAV PCM_16", "mp4 aac"
         # What the header says, before decoding (None if unknown; an estimate for some mp3s).
         self.estimated_duration: float | None = self._source.estimated_seconds
-        self.duration = 0.0  # seconds decoded at `sample_rate`, final once blocks() has ended
+        # Seconds decoded at `sample_rate` (from `start_seconds`), final once blocks() has ended.
+        self.duration = 0.0
         self.note = ""
         self._started = False
 
@@ -128,10 +143,15 @@ class AudioStream:
 
 
 def open_audio(
-    path: str | os.PathLike[str], sample_rate: int = 22050, min_seconds: float = 0.0
+    path: str | os.PathLike[str],
+    sample_rate: int = 22050,
+    min_seconds: float = 0.0,
+    start_seconds: float = 0.0,
 ) -> AudioStream:
-    """Open one file for streaming, or raise AudioDecodeError with a one-line reason."""
-    return AudioStream(Path(path), sample_rate, min_seconds)
+    """Open one file for streaming, or raise AudioDecodeError with a one-line reason.
+    `start_seconds` > 0 starts the blocks there (playback seeking): libsndfile seeks to the
+    exact frame; FFmpeg seeks to the packet before it and drops the decoded audio up to it."""
+    return AudioStream(Path(path), sample_rate, min_seconds, start_seconds)
 
 
 # --- checks before any decoder sees the file ------------------------------------------------
@@ -221,6 +241,10 @@ class _Source:
         """Mono float32 at the source rate, in pieces of about `frames`."""
         raise NotImplementedError
 
+    def seek(self, seconds: float) -> float:
+        """Start read() at `seconds` from the start; returns where it will start."""
+        raise NotImplementedError
+
     def finish(self, decoded_seconds: float) -> str:
         """After read() ends: raise if the file is truncated, else return a note ("" if none)."""
         return ""
@@ -265,6 +289,16 @@ class _SndfileSource(_Source):
         if self.frames == 0:
             f.close()
             raise AudioDecodeError(p, "contains no audio samples")
+
+    def seek(self, seconds: float) -> float:
+        frame = min(round(seconds * self.rate), self.frames)
+        try:
+            self._f.seek(frame)
+        except (sf.LibsndfileError, RuntimeError, ValueError) as e:
+            reason = _explain_libsndfile(str(e))
+            raise AudioDecodeError(self.path, f"cannot seek: {reason}") from None
+        self.read_frames = frame  # the truncation check counts from the file's start
+        return frame / self.rate
 
     def _truncated(self, promised: int, holds: int) -> str:
         return (
@@ -401,6 +435,46 @@ class _FFmpegSource(_Source):
         self.broken_at: float | None = None
         self.first_error = ""
         self._resamplers: dict[tuple[int, str], object] = {}
+        self._trim_at: float | None = None  # after a seek: drop decoded audio before this
+        self._t0 = float(s.start_time * s.time_base) if s.start_time and s.time_base else 0.0
+
+    def seek(self, seconds: float) -> float:
+        av, s = self._av, self._s
+        seconds = max(0.0, seconds)
+        self._trim_at = seconds
+        self.frames_read = round(seconds * self.rate)  # positions count from the file's start
+        try:
+            if not s.time_base:
+                raise ValueError("no time base")
+            offset = (s.start_time or 0) + int(seconds / s.time_base)
+            self._c.seek(offset, stream=s, backward=True, any_frame=False)
+        except (av.error.FFmpegError, OverflowError, ValueError):
+            # No index to seek with (raw ADTS, some streams): decode from the start and drop.
+            self._c.seek(0)
+            self._clock_from = 0
+        else:
+            self._clock_from = None
+        with contextlib.suppress(AttributeError, av.error.FFmpegError):
+            self._cc.flush_buffers()
+        return seconds
+
+    def _trim(self, frame: object, chans: list[np.ndarray]) -> list[np.ndarray]:
+        """Drop what was decoded before the position a seek asked for."""
+        assert self._trim_at is not None
+        t = getattr(frame, "time", None)
+        if self._clock_from is not None:  # decoding from the start: count the samples
+            t = self._clock_from / self.rate
+            self._clock_from += len(chans[0])
+        elif t is None:  # seeked, but the decoder gives no timestamps: trust the seek
+            self._trim_at = None
+            return chans
+        else:
+            t -= self._t0
+        skip = round((self._trim_at - t) * self.rate)
+        if skip >= len(chans[0]):
+            return [c[:0] for c in chans]
+        self._trim_at = None
+        return [c[skip:] for c in chans] if skip > 0 else chans
 
     def read(self, frames: int) -> Iterator[np.ndarray]:
         av = self._av
@@ -455,6 +529,10 @@ class _FFmpegSource(_Source):
     def _add(self, decoded: list, group: _FrameGroup, frames: int) -> Iterator[np.ndarray]:
         for frame in decoded:
             name, chans = _frame_channels(frame)
+            if self._trim_at is not None:
+                chans = self._trim(frame, chans)
+                if not len(chans[0]):
+                    continue
             self.frames_read += len(chans[0])
             if not group.add(name, chans):
                 yield group.take()
