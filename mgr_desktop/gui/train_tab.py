@@ -41,8 +41,9 @@ from PySide6.QtWidgets import (
 
 from mgr_desktop.gui.settings import Key, Settings
 from mgr_desktop.gui.train_plots import TrainPlots
+from mgr_desktop.models.registry import ARCHITECTURES, DEFAULT_ARCH, get_architecture
 from mgr_desktop.paths import runs_dir
-from mgr_desktop.train.recipe import DEFAULT_MAX_LR, TrainConfig
+from mgr_desktop.train.recipe import TrainConfig
 
 POLL_MS = 50
 SPLIT_CHOICES = (("random", "Random by track (70/15/15)"),
@@ -105,14 +106,20 @@ class TrainTab(QWidget):
         self.report_label.setFont(mono)
 
         self.arch = QComboBox()
-        self.arch.addItem("Compact CNN (fast)", "cnn")
-        self.arch.addItem("ResNet18 (slower, stronger)", "resnet18")
-        self.arch.setToolTip("The compact CNN trains in minutes on a CPU; ResNet18 wants a GPU.")
-        self.pretrained = QCheckBox("Start from ImageNet weights")
+        for spec in ARCHITECTURES.values():  # the registry is the one list of architectures
+            self.arch.addItem(spec.title, spec.name)
+        self.arch.setCurrentIndex(self.arch.findData(DEFAULT_ARCH))
+        self.arch.setToolTip(
+            "musicnn: a genre head on a network pretrained on a million songs — recommended, "
+            "seconds to train once the audio is embedded. The compact CNN and ResNet18 learn "
+            "from scratch and need far more than GTZAN's 1,000 tracks to generalise."
+        )
+        self.pretrained = QCheckBox("Start from pretrained weights")
         self.pretrained.setChecked(True)
-        self.pretrained.setToolTip(
-            "ResNet18 only: start from torchvision's ImageNet weights when "
-            "they are cached or can be downloaded; otherwise from scratch."
+        self.fine_tune = QCheckBox("Fine-tune the whole network (slow; GPU advised)")
+        self.fine_tune.setToolTip(
+            "Off: train only the genre head on the frozen pretrained network (a probe). "
+            "On: train every layer, starting from the pretrained weights."
         )
         self.arch.currentIndexChanged.connect(self._arch_changed)
         self.split = QComboBox()
@@ -135,7 +142,7 @@ class TrainTab(QWidget):
         self.batch.setValue(d.batch_size)
         self.batch.setToolTip("Windows per step; lower it if you run out of memory")
         self.max_lr = _float_field(
-            DEFAULT_MAX_LR["cnn"],
+            get_architecture(DEFAULT_ARCH).default_max_lr,
             "Peak of the OneCycle learning-rate "
             "schedule (warm up, then anneal), stepped every batch",
         )
@@ -153,6 +160,7 @@ class TrainTab(QWidget):
         form.addRow("", self.report_label)
         form.addRow("Architecture:", self.arch)
         form.addRow("", self.pretrained)
+        form.addRow("", self.fine_tune)
         split_row = QHBoxLayout()
         split_row.addWidget(self.split, 1)
         split_row.addWidget(QLabel("folds"))
@@ -166,6 +174,7 @@ class TrainTab(QWidget):
         form.addRow("Device:", self.device)
         setup = QGroupBox("Set-up")
         setup.setLayout(form)
+        self._arch_changed()
 
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(self.start)
@@ -233,9 +242,11 @@ class TrainTab(QWidget):
                 self.device.addItem("Apple MPS", "mps")
 
     def _arch_changed(self) -> None:
-        arch = self.arch.currentData()
-        self.pretrained.setEnabled(arch == "resnet18")
-        self.max_lr.setText(f"{DEFAULT_MAX_LR[arch]:g}")
+        spec = get_architecture(self.arch.currentData())
+        self.pretrained.setEnabled(spec.supports_pretrained)
+        self.pretrained.setToolTip(spec.pretrained_help or "this architecture starts from scratch")
+        self.fine_tune.setEnabled(spec.transfer)
+        self.max_lr.setText(f"{spec.default_max_lr:g}")
 
     # -- data folder ------------------------------------------------------------------------
     def _browse(self) -> None:
@@ -289,6 +300,7 @@ class TrainTab(QWidget):
             batch_size=self.batch.value(), max_lr=float(self.max_lr.text()),
             weight_decay=float(self.weight_decay.text()), clip_value=clip if clip > 0 else None,
             device=self.device.currentData(), pretrained=self.pretrained.isChecked(),
+            freeze_backbone=not self.fine_tune.isChecked(),
         )  # fmt: skip
 
     def start(self) -> None:

@@ -117,9 +117,14 @@ class Engine:
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         self.hop_seconds = hop_seconds
         self.batch_size = batch_size
+        # A model with a track head gives its verdict from the track's segment embeddings, at
+        # the stored temperature; its segment head is calibrated in its own weights. Other
+        # models' verdicts pool their segments' log-probabilities at that temperature.
+        self.track_head = hasattr(loaded.model, "track_logits")
         self.temperature = loaded.info.temperature
+        self.segment_temperature = 1.0 if self.track_head else self.temperature
         self.tag_names = list(loaded.info.tags)
-        self.has_tags = bool(self.tag_names) and hasattr(loaded.model, "forward_with_tags")
+        self.has_tags = hasattr(loaded.model, "outputs")  # tag logits and embeddings too
         # The tag head needs the unfused module's second output; fusion keeps `forward` only.
         self.model = (
             loaded.model.eval().to(self.device)
@@ -142,28 +147,42 @@ class Engine:
             return self.mel(torch.from_numpy(np.ascontiguousarray(wave)).to(self.device))
 
     # -- model ------------------------------------------------------------------------------
-    def window_outputs(self, windows_db: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(n, n_mels, frames) feature windows -> calibrated (n, classes) log-probabilities
-        and, for a model with a tag head, (n, tags) tag logits; both on the CPU. Raises
-        InvalidOutputError if the model's numbers are not finite."""
-        out, tags = [], []
+    def window_outputs(
+        self, windows_db: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """(n, n_mels, frames) feature windows -> calibrated (n, classes) segment
+        log-probabilities, and for a musicnn model its (n, tags) tag logits and (n, dim)
+        embeddings; all on the CPU. Raises InvalidOutputError on NaN or infinite output."""
+        out, tags, embs = [], [], []
         with torch.inference_mode():
             for i in range(0, len(windows_db), self.batch_size):
                 x = normalise(windows_db[i : i + self.batch_size], self.cfg).unsqueeze(1)
                 x = x.to(self.device).contiguous(memory_format=torch.channels_last)
                 if self.has_tags:
-                    logits, tag_logits = self.model.forward_with_tags(x)  # type: ignore[operator]
+                    logits, tag_logits, emb = self.model.outputs(x)  # type: ignore[operator]
                     tags.append(tag_logits.float().cpu())
+                    embs.append(emb.float().cpu())
                 else:
                     logits = self.model(x)
-                out.append(torch.log_softmax(logits.float() / self.temperature, -1).cpu())
+                out.append(torch.log_softmax(logits.float() / self.segment_temperature, -1).cpu())
         logp = torch.cat(out)
         if not torch.isfinite(logp).all():
             raise InvalidOutputError("model produced invalid output (NaN or infinite numbers)")
-        return logp, (torch.cat(tags) if tags else None)
+        return logp, (torch.cat(tags) if tags else None), (torch.cat(embs) if embs else None)
 
     def window_log_probs(self, windows_db: torch.Tensor) -> torch.Tensor:
         return self.window_outputs(windows_db)[0]
+
+    def track_verdict(self, logp: torch.Tensor, embeddings: torch.Tensor | None) -> np.ndarray:
+        """Calibrated track probabilities from its (audible) segments."""
+        if self.track_head and embeddings is not None:
+            with torch.inference_mode():
+                z = self.model.track_logits(embeddings.to(self.device)).float().cpu()  # type: ignore[operator]
+            p = torch.softmax(z / self.temperature, -1)
+            if not torch.isfinite(p).all():
+                raise InvalidOutputError("model produced invalid output (NaN or infinite numbers)")
+            return p.numpy()
+        return track_log_probs(logp).exp().numpy()
 
     def classify_window(self, wave: np.ndarray) -> np.ndarray:
         """Probabilities for the last window of a live signal (microphone readout)."""
@@ -182,14 +201,17 @@ class Engine:
         pending: list[torch.Tensor] = []
         logp: list[torch.Tensor] = []
         tags: list[torch.Tensor] = []
+        embs: list[torch.Tensor] = []
 
         def run(final: bool = False) -> None:
             while len(pending) >= self.batch_size or (final and pending):
                 batch, pending[:] = pending[: self.batch_size], pending[self.batch_size :]
-                lp, tg = self.window_outputs(torch.stack(batch))
+                lp, tg, em = self.window_outputs(torch.stack(batch))
                 logp.append(lp)
                 if tg is not None:
                     tags.append(tg)
+                if em is not None:
+                    embs.append(em)
 
         for block in blocks:
             pending.extend(cutter.push(features.push(block)))
@@ -201,8 +223,8 @@ class Engine:
         starts = cutter.starts
         levels = segment_levels(features.energy, starts, self.cfg)
         return self._verdict(
-            path, duration, torch.cat(logp), torch.cat(tags) if tags else None, starts, levels,
-            note() if note else "",
+            path, duration, torch.cat(logp), torch.cat(tags) if tags else None,
+            torch.cat(embs) if embs else None, starts, levels, note() if note else "",
         )  # fmt: skip
 
     def _verdict(
@@ -211,6 +233,7 @@ class Engine:
         duration: float,
         logp: torch.Tensor,
         tag_logits: torch.Tensor | None,
+        embeddings: torch.Tensor | None,
         starts: list[int],
         levels: np.ndarray,
         note: str,
@@ -229,7 +252,7 @@ class Engine:
             note = "; ".join(n for n in (NO_SIGNAL_NOTE, note) if n)
             return TrackResult(path, None, 0.0, {}, segments, duration, note=note)
         keep = torch.from_numpy(audible)
-        track = track_log_probs(logp[keep]).exp().numpy()
+        track = self.track_verdict(logp[keep], embeddings[keep] if embeddings is not None else None)
         best = int(track.argmax())
         return TrackResult(
             path=path,
@@ -243,7 +266,7 @@ class Engine:
         )
 
     def _top_tags(self, tag_logits: torch.Tensor | None) -> dict[str, float]:
-        if tag_logits is None or not len(tag_logits):
+        if tag_logits is None or not len(tag_logits) or not self.tag_names:
             return {}
         p = torch.sigmoid(tag_logits).mean(0).numpy()
         order = np.argsort(-p)[:TOP_TAGS]

@@ -1,8 +1,11 @@
-"""Genre models on music-pretrained musicnn backbones: embeddings -> standardise -> linear head.
+"""Genre models on music-pretrained musicnn backbones.
 
-Trained frozen (a probe on cached embeddings, seconds per run) or fine-tuned end to end. The
-first backbone's music-tag head is kept, so the model can also say "80s · guitar · male
-vocalists" beside the genre.
+Two linear heads read the backbone's embeddings: a segment head (each 3 s segment: the
+timeline and the live readout) and a track head on the mean and spread of the track's segment
+embeddings (the verdict), which generalised better across artists in model selection
+(training/README.md). Trained frozen (a probe on cached embeddings, seconds per run) or
+fine-tuned end to end. The first backbone's music-tag head is kept, so the model can also say
+"80s · guitar · male vocalists" beside the genre.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ BACKBONES: dict[str, dict[str, int]] = {
 }
 # The backbone outputs the genre head reads: pooled mid-level features and the tagging
 # network's penultimate layer (chosen by k-fold on GTZAN train+valid; see training/README.md).
-LAYERS: tuple[str, ...] = ("mean_pool", "max_pool", "penultimate")
+LAYERS: tuple[str, ...] = ("mean_pool", "penultimate")
 HEAD_DROPOUT = 0.3
 
 
@@ -47,6 +50,9 @@ class MusicnnGenre(nn.Module):
         self.register_buffer("embed_mean", torch.zeros(dim))
         self.register_buffer("embed_scale", torch.ones(dim))
         self.head = nn.Sequential(nn.Dropout(HEAD_DROPOUT), nn.Linear(dim, n_classes))
+        self.register_buffer("track_mean", torch.zeros(2 * dim))
+        self.register_buffer("track_scale", torch.ones(2 * dim))
+        self.track_head = nn.Linear(2 * dim, n_classes)
 
     def embedding_dim(self) -> int:
         return sum(layer_dim(n, k) for n in self.backbone_names for k in LAYERS)
@@ -77,9 +83,23 @@ class MusicnnGenre(nn.Module):
         embedding, tags = self._embed_and_tags(x)
         return self.head_logits(embedding), tags
 
+    def outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Segment genre logits, music-tag logits and raw embeddings (for the track head)."""
+        embedding, tags = self._embed_and_tags(x)
+        return self.head_logits(embedding), tags, embedding
+
+    def track_logits(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """(segments, dim) raw embeddings of one track -> (classes,) verdict logits."""
+        return self.track_head((track_statistics(embeddings) - self.track_mean) / self.track_scale)
+
     def set_standardisation(self, embeddings: torch.Tensor) -> None:
         self.embed_mean.copy_(embeddings.mean(0))
         self.embed_scale.copy_(embeddings.std(0).clamp_min(1e-3))
 
     def backbone_parameters(self) -> list[nn.Parameter]:
         return list(self.backbones.parameters())
+
+
+def track_statistics(embeddings: torch.Tensor) -> torch.Tensor:
+    """A track's segment embeddings -> [mean, standard deviation] over its segments."""
+    return torch.cat([embeddings.mean(0), embeddings.std(0, unbiased=False)], -1)

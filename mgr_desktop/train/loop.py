@@ -70,6 +70,9 @@ def evaluate(
 ) -> Evaluation:
     """Every window of every track (hop `hop_seconds`), aggregated per track as in inference.
     Under torchrun each rank takes a share of the tracks and the results are gathered."""
+    if hasattr(model, "track_logits"):  # a track head gives the verdict, as in inference
+        return _evaluate_track_head(model, feats, targets, labels, cfg, device, hop_seconds,
+                                    temperature)  # fmt: skip
     d = dist or Dist()
     mine = list(range(d.rank, len(feats), d.world))
     per_track: dict[int, np.ndarray] = {}
@@ -106,6 +109,33 @@ def evaluate(
     return evaluation_from_window_logp(
         [per_track[i] for i in order], [targets[i] for i in order], labels
     )
+
+
+def _evaluate_track_head(
+    model: nn.Module,
+    feats: list[np.ndarray],
+    targets: list[int],
+    labels: list[str],
+    cfg: FeatureConfig,
+    device: torch.device,
+    hop_seconds: float,
+    temperature: float,
+) -> Evaluation:
+    from mgr_desktop.train.embeddings import segment_embeddings
+    from mgr_desktop.train.probe import probe_report
+
+    model.eval()
+    embeddings = [
+        torch.from_numpy(segment_embeddings(model, f, cfg, hop_seconds, device)) for f in feats
+    ]
+    report = probe_report(model, embeddings, targets, labels, device, temperature)
+    segments = [
+        torch.log_softmax(model.head_logits(e.to(device)).float(), -1).cpu().numpy()  # type: ignore[operator]
+        for e in embeddings
+    ]
+    ev = evaluation_from_window_logp(segments, targets, labels)
+    ev.track_pred = np.asarray(report["probabilities"]).argmax(1)
+    return ev
 
 
 def fit(

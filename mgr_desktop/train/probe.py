@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -40,9 +41,11 @@ def fit_probe(
     out: Path,
     emit: EventSink,
     stop: threading.Event | None,
+    calibrate: bool = True,
 ) -> tuple[str, nn.Module, list[dict[str, Any]], float, int, float]:
-    """Train the head. Returns (status, model with the best head, history, best valid
-    accuracy, best epoch, temperature)."""
+    """Train the heads. Returns (status, model with the best heads, history, best valid
+    accuracy, best epoch, temperature). `calibrate=False` leaves both heads uncalibrated
+    (temperature 1), for callers that calibrate on other predictions."""
     from mgr_desktop.models.transfer import MusicnnGenre
 
     device = pick_device(config.device)
@@ -131,8 +134,67 @@ def fit_probe(
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         emit({"kind": "epoch_end", **row, "epochs": config.epochs, "best_epoch": best_epoch})
     model.load_state_dict(best_state)
-    temperature = fit_temperature(window_logp(model, valid_e, device), valid_y) if valid_e else 1.0
+    fit_track_head(model, train_e, train_y, config)
+    temperature = 1.0
+    if (
+        valid_e and calibrate
+    ):  # calibrate on validation: the segment head in its weights, the verdict by T
+        seg_logp = [s[None] for w in window_logp(model, valid_e, device) for s in w]
+        seg_y = [y for w, y in zip(valid_e, valid_y, strict=True) for _ in range(len(w))]
+        scale_head(model, fit_temperature(seg_logp, seg_y))
+        temperature = fit_temperature(
+            [z[None] for z in track_logits(model, valid_e, device)], valid_y
+        )
     return "finished", model, history, best[0], best_epoch, temperature
+
+
+def fit_track_head(
+    model: nn.Module, embeddings: list[torch.Tensor], targets: list[int], config: TrainConfig
+) -> None:
+    """The verdict head: multinomial logistic regression (L-BFGS, convex, so no schedule to
+    tune) on each training track's standardised segment-embedding mean and spread."""
+    from sklearn.linear_model import LogisticRegression
+
+    from mgr_desktop.models.transfer import track_statistics
+
+    stats = torch.stack([track_statistics(e.float()) for e in embeddings]).numpy()
+    mean, scale = stats.mean(0), np.clip(stats.std(0), 1e-3, None)
+    n = len(model.track_head.bias)  # type: ignore[union-attr]
+    present = sorted(set(targets))
+    clf = LogisticRegression(
+        C=config.track_head_c,
+        max_iter=2000,
+        class_weight="balanced" if config.balance_classes else None,
+    ).fit((stats - mean) / scale, targets)
+    weight = np.zeros((n, stats.shape[1]), np.float32)
+    bias = np.full(n, -1e4, np.float32)  # a genre with no training track is never chosen
+    coef = clf.coef_ if len(present) > 2 else np.stack([-clf.coef_[0], clf.coef_[0]]) / 2
+    icpt = clf.intercept_ if len(present) > 2 else np.array([-1, 1]) * clf.intercept_[0] / 2
+    weight[present], bias[present] = coef, icpt
+    with torch.no_grad():
+        model.track_mean.copy_(torch.from_numpy(mean))  # type: ignore[operator]
+        model.track_scale.copy_(torch.from_numpy(scale))  # type: ignore[operator]
+        model.track_head.weight.copy_(torch.from_numpy(weight))  # type: ignore[union-attr]
+        model.track_head.bias.copy_(torch.from_numpy(bias))  # type: ignore[union-attr]
+
+
+def scale_head(model: nn.Module, temperature: float) -> None:
+    """Fold a temperature into the segment head's last layer: logits / T, stored as weights."""
+    last = model.head[-1]  # type: ignore[index]
+    with torch.no_grad():
+        last.weight /= temperature
+        last.bias /= temperature
+
+
+def track_logits(
+    model: nn.Module, embeddings: list[torch.Tensor], device: torch.device
+) -> torch.Tensor:
+    """(tracks, classes) verdict logits (before the temperature)."""
+    model.eval()
+    with torch.inference_mode():
+        return torch.stack(
+            [model.track_logits(e.to(device)).float().cpu() for e in embeddings]  # type: ignore[operator]
+        )
 
 
 def class_weights(y: torch.Tensor, n_classes: int, config: TrainConfig) -> torch.Tensor:
@@ -176,12 +238,16 @@ def probe_report(
     device: torch.device,
     temperature: float,
 ) -> dict[str, Any]:
-    """The test-or-validation report, with the calibration error at this temperature."""
-    from mgr_desktop.train.calibrate import track_probabilities
-
-    ev = evaluate_embeddings(model, embeddings, targets, labels, device, temperature)
-    probs = track_probabilities(window_logp(model, embeddings, device), temperature)
-    return {**ev.report(), "ece": expected_calibration_error(probs, targets)}
+    """The test-or-validation report: verdicts from the track head at the temperature (as
+    the app gives them), segment accuracy from the segment head, and the calibration error."""
+    segments = evaluate_embeddings(model, embeddings, targets, labels, device)
+    probs = torch.softmax(track_logits(model, embeddings, device) / temperature, -1).numpy()
+    ev = Evaluation(
+        list(labels), np.asarray(targets), probs.argmax(1), segments.window_true,
+        segments.window_pred, segments.loss,
+    )  # fmt: skip
+    return {**ev.report(), "ece": expected_calibration_error(probs, targets),
+            "probabilities": probs.round(5).tolist()}  # fmt: skip
 
 
 def run_probe(

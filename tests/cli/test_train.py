@@ -32,6 +32,8 @@ def _train_cmd(corpus: Path, out: Path, cache: Path, *extra: str) -> list[str]:
         "4",
         "--device",
         "cpu",
+        "--arch",  # the loop's mechanics on the from-scratch CNN; a later --arch in extra wins
+        "cnn",
         *extra,
     ]
 

@@ -20,7 +20,33 @@ def tab(window, small_corpus, qtbot):
     t.set_data_folder(str(small_corpus))
     qtbot.waitUntil(lambda: t.report is not None, timeout=30000)
     t.batch.setValue(4)
+    t.arch.setCurrentIndex(t.arch.findData("cnn"))  # these tests are about the loop's mechanics
     return t
+
+
+def test_architectures_come_from_the_registry_and_transfer_is_the_default(
+    window, monkeypatch
+) -> None:
+    from mgr_desktop.gui.train_tab import TrainTab
+    from mgr_desktop.models import registry
+
+    tab = window.train_tab
+    names = [tab.arch.itemData(i) for i in range(tab.arch.count())]
+    assert names == list(registry.ARCHITECTURES)
+    assert tab.arch.currentData() == registry.DEFAULT_ARCH == "musicnn_msd"
+    assert tab.fine_tune.isEnabled() and not tab.fine_tune.isChecked()
+    assert tab.config().arch == "musicnn_msd" and tab.config().probe
+    tab.arch.setCurrentIndex(tab.arch.findData("cnn"))
+    assert not tab.fine_tune.isEnabled() and not tab.pretrained.isEnabled()
+    assert tab.max_lr.text() == "0.003"
+    # one registry entry is all a new architecture needs
+    toy = registry.Architecture("toy", "Toy net for a test", registry.ARCHITECTURES["cnn"].build,
+                                default_max_lr=0.042)  # fmt: skip
+    monkeypatch.setitem(registry.ARCHITECTURES, "toy", toy)
+    fresh = TrainTab(window.settings)
+    fresh.arch.setCurrentIndex(fresh.arch.findData("toy"))
+    assert fresh.arch.currentText() == "Toy net for a test" and fresh.max_lr.text() == "0.042"
+    fresh.deleteLater()
 
 
 def test_report_on_selection_and_bad_folders(tab, tmp_path, qtbot) -> None:
