@@ -59,9 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--hop",
         type=float,
-        default=1.5,
+        default=3.0,
         metavar="SECONDS",
-        help="hop between 3 s analysis windows (default 1.5)",
+        help="hop between 3 s analysis segments (default 3: back to back, half the work of "
+        "the window's 1.5)",
     )
     p.add_argument(
         "--no-cache",
