@@ -12,8 +12,8 @@ its mean and standard deviation (what the shipped model's track head uses).
 """
 
 import sys
-import numpy as np
 
+import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
