@@ -4,7 +4,10 @@
 
 The cache build runs on GTZAN-sized synthetic data (1000 x 30 s by default) against
 `librosa.load` + `melspectrogram` on the same files in the same run (goal: >= 3x faster).
-Training throughput is windows per second for `cnn` and `resnet18` (forward, backward, step).
+Training throughput is segments per second for every registered architecture (forward,
+backward, step; the musicnn ones fine-tuned end to end), and for the transfer architectures
+also the frozen-backbone embedding rate, which bounds a probe's first pass (later passes read
+the embedding cache and train only the head).
 """
 
 from __future__ import annotations
@@ -31,12 +34,36 @@ def librosa_loop(paths: list[Path]) -> None:
         )
 
 
+def _input(arch: str, batch: int, device: torch.device) -> torch.Tensor:
+    from mgr_desktop.models.registry import get_architecture
+
+    cfg = get_architecture(arch).features
+    return torch.randn(batch, 1, cfg.n_mels, cfg.segment_frames, device=device)
+
+
+def embed_throughput(arch: str, device: torch.device, batch: int = 64, steps: int = 5) -> float:
+    from mgr_desktop.models.registry import build_model
+
+    model = build_model(arch, 10).to(device).eval()
+    x = _input(arch, batch, device)
+    with torch.inference_mode():
+        model.raw_embedding(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            model.raw_embedding(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    return steps * batch / (time.perf_counter() - t0)
+
+
 def train_throughput(arch: str, device: torch.device, batch: int = 32, steps: int = 20) -> float:
     from mgr_desktop.models.registry import build_model
 
     model = build_model(arch, 10).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), 1e-3, weight_decay=1e-4)
-    x = torch.randn(batch, 1, 128, 130, device=device)
+    x = _input(arch, batch, device)
     y = torch.randint(0, 10, (batch,), device=device)
     amp = torch.bfloat16 if device.type == "cuda" else None
 
@@ -95,12 +122,22 @@ def main() -> None:
             "(goal >= 3x)"
         )
         print(f"feature cache reuse (warm):       {t_hit:.1f} s")
+    from mgr_desktop.models.registry import ARCHITECTURES
+
     device = torch.device(args.device)
-    for arch in ("cnn", "resnet18"):
+    steps = 20 if device.type == "cuda" else 5
+    for arch, spec in ARCHITECTURES.items():
         print(
-            f"training throughput {arch:9s} on {device.type}: "
-            f"{train_throughput(arch, device):.0f} windows/s (batch 32)"
+            f"training throughput {arch:16s} on {device.type}: "
+            f"{train_throughput(arch, device, steps=steps):.0f} segments/s (batch 32)",
+            flush=True,
         )
+        if spec.transfer:
+            print(
+                f"frozen-backbone embedding {arch:16s} on {device.type}: "
+                f"{embed_throughput(arch, device):.0f} segments/s (batch 64)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
