@@ -15,16 +15,22 @@ def engine(cnn_model: Path) -> Engine:
     return Engine.from_file(cnn_model, "cpu")
 
 
-def test_track_verdict_is_the_mean_log_probability(engine: Engine) -> None:
-    wave = np.random.default_rng(0).standard_normal(22050 * 12).astype(np.float32) * 0.1
-    result = engine.classify_waveform(wave, "x")
-    windows = np.stack([s.probabilities for s in result.segments])
-    expected = torch.softmax(torch.from_numpy(np.log(windows)).mean(0), -1).numpy()
-    got = np.array([result.probabilities[lab] for lab in engine.labels])
-    np.testing.assert_allclose(got, expected, atol=1e-5)
-    assert result.genre == engine.labels[int(expected.argmax())]
-    assert result.confidence == pytest.approx(expected.max(), abs=1e-6)
-    assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+def test_track_verdict_is_the_normalised_product_of_segment_probabilities(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two segments saying a: 0.9, b: 0.1 and a: 0.2, b: 0.8. Their geometric means are
+    sqrt(0.18) and sqrt(0.08), which normalise to exactly 0.6 and 0.4 (a mean of the
+    probabilities would say 0.55 and 0.45)."""
+    from tests.helpers import make_model_file
+
+    engine = Engine.from_file(make_model_file(tmp_path / "ab.safetensors", labels=("a", "b")))
+    segments = torch.log(torch.tensor([[0.9, 0.1], [0.2, 0.8]]))
+    monkeypatch.setattr(engine, "window_outputs", lambda w: (segments[: len(w)], None, None))
+    noise = np.random.default_rng(0).standard_normal(int(22050 * 4.5)).astype(np.float32) * 0.1
+    result = engine.classify_waveform(noise, "x")
+    assert [s.genre for s in result.segments] == ["a", "b"]
+    assert result.probabilities == pytest.approx({"a": 0.6, "b": 0.4}, abs=1e-6)
+    assert (result.genre, result.confidence) == ("a", pytest.approx(0.6, abs=1e-6))
 
 
 def test_segments_are_three_seconds_with_hop_and_cover_the_end(engine: Engine) -> None:

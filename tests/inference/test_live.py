@@ -6,37 +6,78 @@ import numpy as np
 import pytest
 
 from mgr_desktop.audio.ringbuffer import RingBuffer
+from mgr_desktop.inference import live as live_module
 from mgr_desktop.inference.engine import Engine
 from mgr_desktop.inference.live import LiveAnalyzer
 from tests.helpers import tone
 
 
-@pytest.fixture(scope="module")
-def engine(cnn_model: Path) -> Engine:
-    return Engine.from_file(cnn_model, "cpu")
+class FixedEngine:
+    """Stands in for the model: each window's probabilities are set by hand."""
+
+    def __init__(self, answers: dict[int, list[float]]) -> None:
+        self.labels = ["a", "b", "c"]
+        self.answers = answers
+
+    def classify_window(self, window: np.ndarray) -> np.ndarray:
+        return np.array(self.answers[id(window)])
 
 
-def test_readouts_are_smoothed_and_a_reset_forgets(engine: Engine) -> None:
-    a, b = tone(3.0, freq=150), np.random.default_rng(0).standard_normal(66150).astype(np.float32)
-    live = LiveAnalyzer(engine, smoothing=0.6)
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_readouts_are_smoothed_and_a_reset_forgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    monkeypatch.setattr(live_module, "time", clock)
+    a, b = tone(3.0, freq=150), tone(3.0, freq=900)  # loud enough to be judged
+    engine = FixedEngine({id(a): [0.5, 0.3, 0.2], id(b): [0.1, 0.1, 0.8]})
+    live = LiveAnalyzer(engine, smoothing=0.6)  # type: ignore[arg-type]
+    clock.now += 7.0
     first = live.analyze(a, -20.0)
-    np.testing.assert_allclose(
-        list(first.probabilities.values()), engine.classify_window(a), atol=1e-6
-    )
-    second = live.analyze(b, -20.0)
-    expected = 0.6 * engine.classify_window(a) + 0.4 * engine.classify_window(b)
-    np.testing.assert_allclose(
-        list(second.probabilities.values()), expected / expected.sum(), atol=1e-6
-    )
+    assert first.probabilities == pytest.approx({"a": 0.5, "b": 0.3, "c": 0.2})
+    assert (first.genre, first.time) == ("a", 7.0)
+    clock.now += 0.25
+    second = live.analyze(b, -20.0)  # 0.6 of the past, 0.4 of the new window
+    assert second.probabilities == pytest.approx({"a": 0.34, "b": 0.22, "c": 0.44})
+    assert (second.genre, second.confidence, second.time) == ("c", pytest.approx(0.44), 7.25)
+    third = live.analyze(b, -20.0)
+    assert third.probabilities == pytest.approx({"a": 0.244, "b": 0.172, "c": 0.584})
     live.reset()
+    clock.now += 0.5
     fresh = live.analyze(b, -20.0)
-    np.testing.assert_allclose(
-        list(fresh.probabilities.values()), engine.classify_window(b), atol=1e-6
-    )
-    assert fresh.time < second.time + 1  # the clock restarted too
+    assert fresh.probabilities == pytest.approx({"a": 0.1, "b": 0.1, "c": 0.8})
+    assert fresh.time == 0.5  # the clock restarted at the reset
     row = fresh.to_json()
     assert set(row) == {"time", "genre", "confidence", "uncertain", "probabilities", "level_db"}
-    assert row["genre"] == max(row["probabilities"], key=row["probabilities"].get)
+    assert (row["genre"], row["confidence"], row["time"]) == ("c", 0.8, 0.5)
+
+
+def test_silence_gives_no_verdict_and_forgets_the_past(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live_module, "time", Clock())
+    a, b, quiet = tone(3.0), tone(3.0, freq=900), np.zeros(66150, np.float32)
+    engine = FixedEngine({id(a): [0.5, 0.3, 0.2], id(b): [0.1, 0.1, 0.8]})
+    live = LiveAnalyzer(engine, smoothing=0.6)  # type: ignore[arg-type]
+    live.analyze(a, -20.0)
+    silent = live.analyze(quiet, -90.0)
+    assert (silent.genre, silent.probabilities) == (None, {})
+    assert "note" in silent.to_json()
+    after = live.analyze(b, -20.0)  # nothing of `a` is left in the smoothing
+    assert after.probabilities == pytest.approx({"a": 0.1, "b": 0.1, "c": 0.8})
+
+
+def test_the_real_engine_feeds_the_readout(cnn_model: Path) -> None:
+    engine = Engine.from_file(cnn_model, "cpu")
+    window = tone(3.0, freq=330)
+    readout = LiveAnalyzer(engine).analyze(window, -20.0)
+    np.testing.assert_allclose(
+        list(readout.probabilities.values()), engine.classify_window(window), atol=1e-6
+    )
+    assert list(readout.probabilities) == engine.labels
 
 
 def test_ring_buffer_gives_the_latest_window_contiguously() -> None:
