@@ -31,17 +31,24 @@ def test_resnet_offline_starts_from_scratch_with_a_clear_message(
     monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:
     """No network and an empty cache: a model still comes back, and the user is told why."""
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    from torchvision.models import _api
 
-    def offline(*a: object, **k: object) -> None:
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    calls: list[str] = []
+
+    def offline(url: str, *a: object, **k: object) -> None:
+        calls.append(url)
         raise urllib.error.URLError("network is unreachable")
 
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    # torchvision bound the name at import: patch it where WeightsEnum.get_state_dict looks
+    monkeypatch.setattr(_api, "load_state_dict_from_url", offline)
     messages: list[str] = []
     model = build_model("resnet18", 10, pretrained=True, on_message=messages.append)
+    assert calls and calls[0].endswith("resnet18-f37072fd.pth")  # the stub stood in
     assert model.conv1.in_channels == 1 and model.fc.out_features == 10
     assert len(messages) == 1
     assert "not available" in messages[0] and "random weights" in messages[0]
+    assert "URLError" in messages[0] and "network is unreachable" in messages[0]
 
 
 def test_resnet_pretrained_stem_is_the_sum_of_the_rgb_filters(
