@@ -34,7 +34,7 @@ from mgr_desktop.train.data import TrainData
 from mgr_desktop.train.distributed import Dist, init_from_env
 from mgr_desktop.train.metrics import Evaluation, evaluation_from_window_logp
 from mgr_desktop.train.recipe import TrainConfig
-from mgr_desktop.train.state import load_state, save_state
+from mgr_desktop.train.state import load_state, restore_rng, save_state
 
 EventSink = Callable[[dict[str, Any]], None]
 MODEL_FILE, STATE_FILE, METRICS_FILE = "model.safetensors", "last.safetensors", "metrics.json"
@@ -204,7 +204,7 @@ def fit(
         scheduler.load_state_dict(meta["scheduler"])
         if scaler and meta["scaler"]:
             scaler.load_state_dict(meta["scaler"])
-        torch.set_rng_state(meta["rng"]["torch"])
+        restore_rng(meta["rng"])  # the CPU's generator, and the GPU's when it has one
         start_epoch, start_batch = meta["epoch"], meta["batch"]
         history, best_acc, best_epoch = meta["history"], meta["best_acc"], meta["best_epoch"]
         loss_sum, loss_count = meta["loss_sum"], meta["loss_count"]
