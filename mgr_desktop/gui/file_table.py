@@ -1,29 +1,49 @@
-"""The files the user dropped or opened: status, verdict, confidence, and CSV export."""
+"""The files the user dropped or opened: status, verdict, confidence, and CSV export.
+
+Each row keeps a compact summary of its result (`row_summary.ResultSummary`). Row changes are
+coalesced: however fast results arrive, the view hears of them at most every FLUSH_MS, in one
+dataChanged over the rows that changed.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
 
 from mgr_desktop.atomic import write_text_atomic
 from mgr_desktop.safetext import csv_cell
 
 QUEUED, ANALYSING, DONE, FAILED, WAITING = "queued", "analysing", "done", "error", "needs a model"
+STATUSES = (QUEUED, ANALYSING, DONE, FAILED, WAITING)
 COLUMNS = ("File", "Genre", "Confidence", "Duration", "Status")
+FLUSH_MS = 100  # the view hears of changed rows at most this often
 Index = QModelIndex | QPersistentModelIndex
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     path: str
     status: str = QUEUED
-    result: Any = None  # TrackResult
+    result: Any = None  # ResultSummary (or a TrackResult)
     error: str = ""
+    name: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.name or Path(self.path).name
+
+
+def duration_text(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+
+
+def status_text(row: Row) -> str:
+    return f"error: {row.error}" if row.status == FAILED else row.status
 
 
 class FileTableModel(QAbstractTableModel):
@@ -31,6 +51,11 @@ class FileTableModel(QAbstractTableModel):
         super().__init__()
         self.rows: list[Row] = []
         self._index: dict[str, int] = {}
+        self._dirty: tuple[int, int] | None = None  # first and last changed row not yet told
+        self._last_flush = 0.0
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.timeout.connect(self.flush)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt)
         return 0 if parent.isValid() else len(self.rows)
@@ -52,7 +77,7 @@ class FileTableModel(QAbstractTableModel):
         r = row.result
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:
-                return Path(row.path).name
+                return row.name
             if col == 1:
                 if r is None:
                     return ""
@@ -62,8 +87,8 @@ class FileTableModel(QAbstractTableModel):
             if col == 2:
                 return f"{r.confidence:.0%}" if r and r.genre is not None else ""
             if col == 3:
-                return f"{int(r.duration // 60)}:{r.duration % 60:04.1f}" if r else ""
-            return f"error: {row.error}" if row.status == FAILED else row.status
+                return duration_text(r.duration) if r else ""
+            return status_text(row)
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{row.path}\n{row.error}" if row.error else row.path
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (2, 3):
@@ -89,7 +114,22 @@ class FileTableModel(QAbstractTableModel):
         row.status, row.error = status, error
         if result is not None or status != DONE:
             row.result = result
-        self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
+        self._changed(i)
+
+    def _changed(self, i: int) -> None:
+        lo, hi = self._dirty or (i, i)
+        self._dirty = (min(lo, i), max(hi, i))
+        if not self._flush_timer.isActive():
+            wait = FLUSH_MS - 1000 * (time.monotonic() - self._last_flush)
+            self._flush_timer.start(max(0, int(wait)))
+
+    def flush(self) -> None:
+        """Tell the view about every row changed since the last time, in one signal."""
+        self._flush_timer.stop()
+        dirty, self._dirty = self._dirty, None
+        self._last_flush = time.monotonic()
+        if dirty is not None and dirty[1] < len(self.rows):
+            self.dataChanged.emit(self.index(dirty[0], 0), self.index(dirty[1], len(COLUMNS) - 1))
 
     def row_for(self, path: str) -> Row | None:
         i = self._index.get(path)
@@ -97,7 +137,7 @@ class FileTableModel(QAbstractTableModel):
 
     def clear(self) -> None:
         self.beginResetModel()
-        self.rows, self._index = [], {}
+        self.rows, self._index, self._dirty = [], {}, None
         self.endResetModel()
 
     def to_csv(self) -> str:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from mgr_desktop.gui.files_panel import FilesPanel
 from mgr_desktop.gui.listen_panel import ListenPanel
 from mgr_desktop.gui.model_picker import ModelPicker
+from mgr_desktop.gui.row_summary import summarize
 from mgr_desktop.gui.settings import Key, Settings
 from mgr_desktop.gui.spectrogram_view import COLORMAPS
 from mgr_desktop.inference.worker import FileWorker, LiveWorker
@@ -40,7 +41,6 @@ class MainWindow(QMainWindow):
     _warm_up = Signal()
     _load_model = Signal(str, str)
     _classify = Signal(list)
-    _load_track = Signal(str)
     _analyze_live = Signal(object, float)
     THREAD_STOP_MS = 10000  # how long quitting waits for each worker thread
 
@@ -59,7 +59,8 @@ class MainWindow(QMainWindow):
         self._pending_model = model or self.settings.get(Key.ACTIVE_MODEL)
         self._pending_files = list(files or [])
 
-        self.file_thread, self.file_worker = QThread(self), FileWorker()
+        # Results cross to the GUI thread as the table's compact summaries, made on the worker.
+        self.file_thread, self.file_worker = QThread(self), FileWorker(summarize)
         self.live_thread, self.live_worker = QThread(self), LiveWorker()
         self.file_thread.setObjectName("file-worker")
         self.live_thread.setObjectName("live-worker")
@@ -183,7 +184,6 @@ class MainWindow(QMainWindow):
         self._warm_up.connect(fw.warm_up)
         self._load_model.connect(fw.load_model)
         self._classify.connect(fw.classify)
-        self._load_track.connect(fw.load_track)
         self._analyze_live.connect(lw.analyze)
         fw.backend_ready.connect(self._on_backend_ready)
         fw.model_loaded.connect(self._on_model_loaded)
@@ -191,11 +191,8 @@ class MainWindow(QMainWindow):
         fw.file_started.connect(self.files.on_started)
         fw.file_done.connect(self.files.on_done)
         fw.file_failed.connect(self.files.on_failed)
-        fw.track_loaded.connect(self.files.on_track_loaded)
-        fw.track_failed.connect(self.files.on_track_failed)
         lw.readout.connect(self.listen.on_readout)
         lw.failed.connect(self.show_message)
-        self.files.track_requested.connect(self._load_track)
         self.files.classify_requested.connect(self._classify)
         self.files.message.connect(self.show_message)
         self.listen.window_ready.connect(self._analyze_live)
@@ -256,6 +253,7 @@ class MainWindow(QMainWindow):
         if path not in known:
             self.settings.set(Key.KNOWN_MODELS, [*known, path])
         self.live_worker.set_engine(engine)
+        self.files.set_engine(engine)
         info = engine.info
         self.model_info.setText(
             f" {info.name or Path(path).stem} · {info.arch} · {len(info.labels)} genres · {device}"
@@ -436,7 +434,7 @@ class MainWindow(QMainWindow):
             train.stop_and_wait()
         self._save_settings()
         self.listen.stop()
-        self.files.player.stop()
+        self.files.shutdown()
         self.file_worker.cancel()
         for thread in (self.file_thread, self.live_thread):
             thread.quit()

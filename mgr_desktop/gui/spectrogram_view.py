@@ -1,7 +1,9 @@
 """Mel-spectrogram display: a pyqtgraph ImageItem with fixed levels and a 256-entry LUT.
 
-Two uses: a whole track (set_track) and a scrolling view (push columns, or show a window of a
-track that follows the playhead). Axes: seconds, and Hz on mel-spaced rows.
+Two uses: a whole track (set_track; for a long track an overview whose columns each stand for
+several frames, growing as the file streams in) and a scrolling view (push columns, or show a
+window of a track, or of a stretch of it, that follows the playhead). Axes: seconds, and Hz
+on mel-spaced rows.
 """
 
 from __future__ import annotations
@@ -71,23 +73,37 @@ class SpectrogramView(pg.PlotWidget):
         self._frame_seconds = seconds
 
     # -- whole track ------------------------------------------------------------------------
-    def set_track(self, db: np.ndarray) -> None:
-        """Show (n_mels, frames) dB, time axis from 0 to the track's end."""
-        self._show(db, 0.0)
-        self.getPlotItem().setXRange(0, db.shape[1] * self._frame_seconds, padding=0)
+    def set_track(
+        self,
+        db: np.ndarray,
+        column_seconds: float | None = None,
+        total_seconds: float | None = None,
+    ) -> None:
+        """Show (n_mels, columns) dB from 0 s, each column `column_seconds` long (a frame, by
+        default); the time axis runs to `total_seconds` (the image's end, by default), so an
+        image that is still growing fills the axis from the left."""
+        step = column_seconds or self._frame_seconds
+        self._show(db, 0.0, step)
+        end = total_seconds or db.shape[1] * step
+        self.getPlotItem().setXRange(0, max(end, step), padding=0)
 
-    def show_window(self, db: np.ndarray, end_seconds: float) -> None:
-        """Follow a playhead: the `seconds_visible` of `db` ending at `end_seconds`."""
-        width = int(self.seconds_visible / self._frame_seconds)
-        end = int(end_seconds / self._frame_seconds)
-        start = max(0, end - width)
-        self._show(db[:, start : max(end, start + 1)], start * self._frame_seconds)
+    def show_window(self, db: np.ndarray, end_seconds: float, start_seconds: float = 0.0) -> None:
+        """Follow a playhead: the `seconds_visible` ending at `end_seconds` of `db`, whose
+        first column is at `start_seconds` (0: a whole track; else a stretch of a long one)."""
+        fs = self._frame_seconds
+        width = int(self.seconds_visible / fs)
+        end = int((end_seconds - start_seconds) / fs)
+        first = min(max(0, end - width), max(0, db.shape[1] - 1))
+        self._show(db[:, first : max(end, first + 1)], start_seconds + first * fs, fs)
         self.getPlotItem().setXRange(end_seconds - self.seconds_visible, end_seconds, padding=0)
 
-    def _show(self, db: np.ndarray, t0: float) -> None:
+    def _show(self, db: np.ndarray, t0: float, column_seconds: float | None = None) -> None:
         data = np.ascontiguousarray(db, dtype=np.float32)
+        if data.shape[1] == 0:  # nothing there yet: one column of silence
+            data = np.full((data.shape[0] or 1, 1), self.levels[0], np.float32)
+        step = column_seconds or self._frame_seconds
         self.image.setImage(data, levels=self.levels, autoLevels=False)
-        self.image.setRect(QRectF(t0, 0, data.shape[1] * self._frame_seconds, data.shape[0]))
+        self.image.setRect(QRectF(t0, 0, data.shape[1] * step, data.shape[0]))
         self.getPlotItem().setYRange(0, data.shape[0], padding=0)
 
     # -- scrolling (live input) ---------------------------------------------------------------

@@ -3,12 +3,21 @@
 FileWorker loads models and analyses files; LiveWorker turns 3 s windows into readouts. Each
 lives on its own QThread and is driven by queued signals; torch is first imported there, so the
 window can appear before it loads.
+
+A batch leaves the GUI thread room: the file worker runs at a lower priority (a nice value on
+Linux, which the decoding threads it starts inherit), its model uses one core fewer than the
+machine has, and each result is cut down to what the table keeps (`summarize`) before it
+crosses to the GUI thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,16 +31,14 @@ class FileWorker(QObject):
     model_loaded = Signal(object, str)  # Engine, device description
     model_failed = Signal(str, str)  # path, reason
     file_started = Signal(str)
-    file_done = Signal(str, object)  # path, TrackResult
+    file_done = Signal(str, object)  # path, summarize(TrackResult)
     file_failed = Signal(str, str)  # path, reason
-    track_loaded = Signal(str, object, object, int)  # path, wave, dB (n_mels, frames), rate
-    track_failed = Signal(str, str)
     batch_finished = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, summarize: Callable[[Any], Any] | None = None) -> None:
         super().__init__()
         self.engine: Any = None
-        self._mel: Any = None
+        self.summarize = summarize or (lambda result: result)
         self._cancel = threading.Event()
 
     def cancel(self) -> None:
@@ -40,6 +47,7 @@ class FileWorker(QObject):
 
     @Slot()
     def warm_up(self) -> None:
+        lower_thread_priority()  # before torch and any thread it starts from here
         import torch  # noqa: F401  (the expensive import, off the UI thread)
 
         from mgr_desktop.inference import engine  # noqa: F401
@@ -66,46 +74,48 @@ class FileWorker(QObject):
 
     @Slot(list)
     def classify(self, paths: list[str]) -> None:
+        import torch
+
         from mgr_desktop.inference.engine import FileFailure
 
         self._cancel.clear()
         engine = self.engine
         if engine is None:
             return
-        # One pass over the batch, so decoding the next files overlaps the model (as in the CLI).
-        if paths:
-            self.file_started.emit(paths[0])
-        for i, result in enumerate(engine.classify_files(paths)):
-            if isinstance(result, FileFailure):
-                self.file_failed.emit(result.path, result.error)
-            else:
-                self.file_done.emit(result.path, result)
-            if self._cancel.is_set():
-                break
-            if i + 1 < len(paths):
-                self.file_started.emit(paths[i + 1])
+        # A core for the window: the model uses one thread fewer than the machine has.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+        try:
+            # One pass over the batch, so decoding the next files overlaps the model.
+            if paths:
+                self.file_started.emit(paths[0])
+            for i, result in enumerate(engine.classify_files(paths)):
+                if isinstance(result, FileFailure):
+                    self.file_failed.emit(result.path, result.error)
+                else:
+                    self.file_done.emit(result.path, self.summarize(result))
+                del result  # the full result (and the buffers it pins) goes here, not later
+                if self._cancel.is_set():
+                    break
+                if i + 1 < len(paths):
+                    self.file_started.emit(paths[i + 1])
+        finally:
+            torch.set_num_threads(threads)
         self.batch_finished.emit()
 
-    @Slot(str)
-    def load_track(self, path: str) -> None:
-        """Waveform and whole-track log-mel for the detail view and playback (no model needed)."""
-        import torch
 
-        from mgr_desktop.audio.decode import AudioDecodeError, decode_file
-        from mgr_desktop.dsp.display import display_config
-        from mgr_desktop.dsp.mel import LogMel
+def lower_thread_priority(nice: int = 10) -> None:
+    """Let the calling thread (and threads it starts later) yield the CPU to the GUI thread.
+    Linux keeps a nice value per thread; elsewhere Qt's thread priority does the same."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        return
+    from PySide6.QtCore import QThread
 
-        cfg = display_config()  # the picture's own settings, whatever the model's features
-        if self._mel is None:
-            self._mel = LogMel(cfg)
-        try:
-            audio = decode_file(path, cfg.sample_rate)
-        except AudioDecodeError as e:
-            self.track_failed.emit(path, e.reason)
-            return
-        with torch.inference_mode():
-            db = self._mel(torch.from_numpy(audio.samples)).numpy()
-        self.track_loaded.emit(path, audio.samples, db, cfg.sample_rate)
+    thread = QThread.currentThread()
+    if thread is not None:
+        thread.setPriority(QThread.Priority.LowPriority)
 
 
 class LiveWorker(QObject):

@@ -1,0 +1,116 @@
+"""What the file table keeps of a classified file: a few hundred bytes, not the full result.
+
+A `TrackResult` holds a probability vector per 3 s segment (numpy views that also pin the
+model's output buffers); across a library that grew the window by about 0.5 MB per file. The
+table keeps the verdict, the track's probabilities, and per segment only its genre (uint8)
+and confidence (float16): enough for the table, the CSV, the genre timeline and the verdict.
+The selected file's per-segment probabilities are recomputed when it is selected
+(`track_loader.ResultDetails`). No Qt and no torch here: the worker thread makes these.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+UNCERTAIN_BELOW = 0.5  # as inference.engine.UNCERTAIN_BELOW (not imported: it loads torch)
+NO_GENRE = 255  # a segment with no signal
+
+_labels_seen: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+class SegmentSummary(NamedTuple):
+    start: float
+    end: float
+    genre: str | None
+    confidence: float
+
+
+class ResultSummary:
+    """The parts of a TrackResult the window keeps for every row."""
+
+    __slots__ = (
+        "confidence",
+        "duration",
+        "genre",
+        "labels",
+        "note",
+        "path",
+        "probs",
+        "seg_conf",
+        "seg_genre",
+        "seg_start",
+        "seg_window",
+        "tags",
+    )
+
+    def __init__(self, result: Any) -> None:
+        self.path: str = result.path
+        self.genre: str | None = result.genre
+        self.confidence = float(result.confidence)
+        self.duration = float(result.duration)
+        self.note: str = result.note
+        self.tags: dict[str, float] = dict(result.tags) if result.tags else {}
+        labels = tuple(result.probabilities)
+        self.labels = _labels_seen.setdefault(labels, labels)  # one tuple per model
+        self.probs = np.array(list(result.probabilities.values()), np.float32)
+        segs = result.segments
+        index = {lab: i for i, lab in enumerate(self.labels)}
+        self.seg_start = np.array([s.start for s in segs], np.float32)
+        self.seg_window = max((s.end - s.start for s in segs), default=0.0)
+        self.seg_genre = np.array(
+            [NO_GENRE if s.genre is None else index.get(s.genre, NO_GENRE) for s in segs], np.uint8
+        )
+        self.seg_conf = np.array([s.confidence for s in segs], np.float16)
+
+    # -- the same reading API as TrackResult ---------------------------------------------------
+    @property
+    def probabilities(self) -> dict[str, float]:
+        return {lab: float(p) for lab, p in zip(self.labels, self.probs, strict=True)}
+
+    @property
+    def uncertain(self) -> bool:
+        return self.genre is not None and self.confidence < UNCERTAIN_BELOW
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        order = np.argsort(-self.probs, kind="stable")[:k]
+        return [(self.labels[i], float(self.probs[i])) for i in order]
+
+    def verdict_text(self) -> str:
+        if self.genre is None:
+            return "no signal"
+        if self.uncertain:
+            (g1, p1), (g2, p2) = self.top(2)
+            return f"uncertain: {g1} {p1:.0%} or {g2} {p2:.0%}"
+        return f"{self.genre} {self.confidence:.0%}"
+
+    @property
+    def segments(self) -> list[SegmentSummary]:
+        """Start, end, genre and confidence of each segment (no probability vectors)."""
+        return [self.segment(i) for i in range(len(self.seg_start))]
+
+    def segment(self, i: int) -> SegmentSummary:
+        start = float(self.seg_start[i])
+        g = int(self.seg_genre[i])
+        return SegmentSummary(
+            start,
+            min(start + self.seg_window, self.duration),
+            None if g == NO_GENRE else self.labels[g],
+            float(self.seg_conf[i]),
+        )
+
+    def segment_index_at(self, seconds: float) -> int:
+        """The last segment that starts at or before `seconds` (the first one before any)."""
+        return max(0, int(np.searchsorted(self.seg_start, seconds, side="right")) - 1)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.probs, self.seg_start, self.seg_genre, self.seg_conf))
+
+
+def summarize(result: Any) -> Any:
+    """TrackResult -> ResultSummary; anything else (a failure) passes through."""
+    if hasattr(result, "segments") and hasattr(result, "probabilities"):
+        return ResultSummary(result)
+    return result

@@ -1,0 +1,251 @@
+"""Loads the selected file's picture and details off the GUI thread, streaming.
+
+`TrackLoader` runs one thread of its own (not the classification worker's, so a selection
+shows at once even while a batch runs): it opens the file, says how long the header claims it
+is, then decodes it in blocks and sends the whole-track image as it grows (the first part
+after the first block). For a long track that image is an overview (`track_image`), and
+`request_window()` asks for the full-resolution columns around the playhead, served between
+blocks. `ResultDetails` reclassifies the selected file with the active model for the
+per-segment probabilities the table does not keep.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from mgr_desktop.dsp.display import display_config
+
+log = logging.getLogger(__name__)
+
+LONG_SECONDS = 600.0  # longer tracks (or of unknown length) get an overview and windows
+BLOCK_SECONDS = 5.0  # decoded at a time; the first shows within a fraction of a second
+IMAGE_EVERY_S = 0.5  # how often a growing image is sent to the window
+
+
+@dataclass(frozen=True)
+class TrackInfo:
+    path: str
+    duration: float | None  # the header's claim (None: unknown until decoded)
+    source_rate: int
+    overview: bool  # True: the image is an overview; ask for windows around the playhead
+
+
+@dataclass(frozen=True)
+class TrackPicture:
+    db: np.ndarray  # (n_mels, columns)
+    column_seconds: float
+    covered: float  # seconds of audio the image holds so far
+    done: bool
+    duration: float | None  # the decoded length once done, else the header's claim
+
+
+class TrackLoader(QObject):
+    opened = Signal(object)  # TrackInfo
+    picture = Signal(str, object)  # path, TrackPicture
+    window = Signal(str, float, object)  # path, start seconds, dB (n_mels, frames)
+    failed = Signal(str, str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.cfg = display_config()
+        self.frame_seconds = self.cfg.hop_length / self.cfg.sample_rate
+        self._cond = threading.Condition()
+        self._path: str | None = None
+        self._generation = 0
+        self._started_generation = 0
+        self._window_request: tuple[str, float, float] | None = None
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._mel: Any = None
+
+    # -- requests (GUI thread) -------------------------------------------------------------
+    def load(self, path: str) -> None:
+        with self._cond:
+            self._path = path
+            self._generation += 1
+            self._window_request = None
+            self._cond.notify()
+        self._ensure_thread()
+
+    def cancel(self) -> None:
+        with self._cond:
+            self._path = None
+            self._generation += 1
+            self._window_request = None
+
+    def request_window(self, path: str, start: float, seconds: float) -> None:
+        with self._cond:
+            self._window_request = (path, max(0.0, start), seconds)
+            self._cond.notify()
+        self._ensure_thread()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._stopping = True
+            self._generation += 1
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stopping = False
+            self._thread = threading.Thread(target=self._run, name="track-loader", daemon=True)
+            self._thread.start()
+
+    # -- the thread ------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while (
+                    not self._stopping
+                    and self._window_request is None
+                    and (self._path is None or self._started_generation == self._generation)
+                ):
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                new = self._path is not None and self._started_generation != self._generation
+                path, generation = self._path, self._generation
+                self._started_generation = generation
+            if new and path is not None:
+                self._load(path, generation)
+            else:
+                self._serve_window()
+
+    def _current(self, generation: int) -> bool:
+        return generation == self._generation and not self._stopping
+
+    def _mel_module(self) -> Any:
+        if self._mel is None:
+            from mgr_desktop.dsp.mel import LogMel
+
+            self._mel = LogMel(self.cfg)
+        return self._mel
+
+    def _load(self, path: str, generation: int) -> None:
+        from mgr_desktop.audio.stream import AudioDecodeError, open_audio
+        from mgr_desktop.gui.track_image import (
+            OVERVIEW_COLUMNS,
+            ColumnStream,
+            TrackImage,
+            overview_step,
+            to_db,
+        )
+
+        mel = self._mel_module()
+        cfg = self.cfg
+        try:
+            with open_audio(path, cfg.sample_rate) as audio:
+                estimate = audio.estimated_duration
+                overview = estimate is None or estimate > LONG_SECONDS
+                self.opened.emit(TrackInfo(path, estimate, audio.source_rate, overview))
+                if overview:
+                    frames = int((estimate or LONG_SECONDS) * cfg.sample_rate / cfg.hop_length)
+                    image = TrackImage(cfg.n_mels, OVERVIEW_COLUMNS, overview_step(frames))
+                else:
+                    image = TrackImage(cfg.n_mels)
+                columns = ColumnStream(mel)
+                sent_at = 0.0  # the first block is sent at once
+                for block in audio.blocks(BLOCK_SECONDS):
+                    if not self._current(generation):
+                        return
+                    image.add(columns.feed(block))
+                    if not overview and image.n * self.frame_seconds > 1.5 * LONG_SECONDS:
+                        image = image.decimate_to(OVERVIEW_COLUMNS)  # the header was wrong
+                        overview = True
+                        self.opened.emit(TrackInfo(path, None, audio.source_rate, True))
+                    now = time.monotonic()
+                    if now - sent_at >= IMAGE_EVERY_S:
+                        sent_at = now
+                        covered = columns.samples / cfg.sample_rate
+                        self._send(path, image, to_db, covered, False, estimate)
+                    self._serve_window()
+                image.add(columns.finish())
+                duration = columns.samples / cfg.sample_rate
+        except AudioDecodeError as e:
+            if self._current(generation):
+                self.failed.emit(path, e.reason)
+            return
+        except Exception as e:  # a picture must never take the app down
+            log.exception("loading %s for display", path)
+            if self._current(generation):
+                self.failed.emit(path, f"{type(e).__name__}: {e}")
+            return
+        if self._current(generation):
+            self._send(path, image, to_db, duration, True, duration)
+
+    def _send(
+        self, path: str, image: Any, to_db: Any, covered: float, done: bool, duration: Any
+    ) -> None:
+        db = to_db(image.power(), self._mel)
+        seconds = image.step * self.frame_seconds
+        self.picture.emit(path, TrackPicture(db, seconds, covered, done, duration))
+
+    def _serve_window(self) -> None:
+        from mgr_desktop.gui.track_image import window_columns
+
+        with self._cond:
+            request, self._window_request = self._window_request, None
+        if request is None:
+            return
+        path, start, seconds = request
+        first = int(start / self.frame_seconds)
+        try:
+            db = window_columns(path, self._mel_module(), first, int(seconds / self.frame_seconds))
+        except Exception as e:  # the picture may lack a window; playback goes on
+            log.warning("window of %s at %.1f s: %s", path, start, getattr(e, "reason", e))
+            return
+        self.window.emit(path, first * self.frame_seconds, db)
+
+
+class ResultDetails(QObject):
+    """The selected file's full result (per-segment probabilities for the readout while
+    playing), recomputed with the active model on a thread of its own; the table keeps only
+    a summary per row."""
+
+    ready = Signal(str, object)  # path, TrackResult
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="details")
+        self._pending: Future[None] | None = None
+        self._generation = 0
+
+    def request(self, engine: Any, path: str) -> None:
+        self.cancel()
+        generation = self._generation
+        self._pending = self._pool.submit(self._classify, engine, path, generation)
+
+    def cancel(self) -> None:
+        self._generation += 1
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+
+    def shutdown(self) -> None:
+        self.cancel()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _classify(self, engine: Any, path: str, generation: int) -> None:
+        from mgr_desktop.inference.engine import TrackResult
+        from mgr_desktop.inference.worker import lower_thread_priority
+
+        lower_thread_priority()
+        if generation != self._generation:
+            return
+        try:
+            result = next(iter(engine.classify_files([path])))
+        except Exception:
+            log.exception("details of %s", path)
+            return
+        if isinstance(result, TrackResult) and generation == self._generation:
+            self.ready.emit(path, result)
