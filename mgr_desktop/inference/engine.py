@@ -116,7 +116,10 @@ class Engine:
         self.labels = list(loaded.info.labels)
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         self.hop_seconds = hop_seconds
-        self.batch_size = batch_size
+        # Segments per model call, fewer for huge segments so a batch's activations stay
+        # bounded (a model file may ask for 30 s segments of many bands).
+        cells = self.cfg.n_mels * self.cfg.segment_frames
+        self.batch_size = max(1, min(batch_size, 2**21 // cells))
         # A model with a track head gives its verdict from the track's segment embeddings, at
         # the stored temperature; its segment head is calibrated in its own weights. Other
         # models' verdicts pool their segments' log-probabilities at that temperature.
