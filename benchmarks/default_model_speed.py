@@ -27,12 +27,33 @@ from benchmarks.common import best_of, machine, median_ms, synthetic_tracks
 AUDIO = (".wav", ".ogg", ".mp3", ".flac", ".au")
 
 
+def debian_songs() -> list[Path]:
+    """The real songs Debian's game-music packages install (44.1 kHz stereo mp3 and ogg)."""
+    out = subprocess.run(
+        ["dpkg", "-L", "asc-music", "drascula-music"], capture_output=True, text=True
+    ).stdout.split()
+    files = {Path(p).resolve() for p in out if p.endswith((".mp3", ".ogg"))}
+    return sorted(p for p in files if p.is_file())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=Path, help="folder of audio (default: 20 generated clips)")
     ap.add_argument("--tracks", type=int, default=20)
     ap.add_argument("--tf-python", help="python of an environment with TF and musicnn")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="another model to measure beside the default and the compact CNN",
+    )
+    ap.add_argument(
+        "--debian-music",
+        action="store_true",
+        help="use the songs of Debian's asc-music and drascula-music packages",
+    )
     args = ap.parse_args()
 
     from mgr_desktop.audio.decode import decode_file
@@ -41,11 +62,12 @@ def main() -> None:
     from tests.helpers import make_model_file
 
     tmp = Path(tempfile.gettempdir()) / "mgr-bench"
-    paths = (
-        sorted(p for p in args.files.rglob("*") if p.suffix in AUDIO)[: args.tracks]
-        if args.files
-        else synthetic_tracks(tmp / "tracks", args.tracks)
-    )
+    if args.debian_music:
+        paths = debian_songs()[: args.tracks]
+    elif args.files:
+        paths = sorted(p for p in args.files.rglob("*") if p.suffix in AUDIO)[: args.tracks]
+    else:
+        paths = synthetic_tracks(tmp / "tracks", args.tracks)
     seconds = sum(decode_file(p).duration for p in paths)
     print(f"# {time.strftime('%Y-%m-%d')} - {machine()} - device {args.device}")
     print(f"corpus: {len(paths)} files, {seconds:.0f} s of audio")
@@ -57,6 +79,7 @@ def main() -> None:
     models = {
         "default": default_model_path(),
         "cnn": make_model_file(tmp / "cnn.safetensors", "cnn"),
+        **dict(m.split("=", 1) for m in args.model),
     }
     for name, path in models.items():
         engine = Engine.from_file(path, args.device, hop_seconds=3.0)
