@@ -44,6 +44,11 @@ class _FreqMaxBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.conv(F.pad(x, self.time_pad))
+        if self.training:  # fine-tuning: batch statistics over the whole (C, F, T) map, as TF
+            bn = self.bn
+            y = F.batch_norm(F.relu(z).flatten(2), bn.running_mean, bn.running_var, bn.weight,
+                             bn.bias, True, bn.momentum or 0.0, bn.eps)  # fmt: skip
+            return y.view_as(z).amax(dim=2)
         # ReLU and eval-mode BN are monotone per channel (decreasing where gamma < 0), so the
         # max over mels of BN(ReLU(z)) is BN(ReLU(max or min of z)), bit for bit: one pass over
         # the large (C, F, T) map instead of three.
