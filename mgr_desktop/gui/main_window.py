@@ -31,6 +31,7 @@ from mgr_desktop.gui.row_summary import summarize
 from mgr_desktop.gui.settings import Key, Settings
 from mgr_desktop.gui.spectrogram_view import COLORMAPS
 from mgr_desktop.inference.worker import FileWorker, LiveWorker
+from mgr_desktop.paths import default_model_path
 
 log = logging.getLogger(__name__)
 AUDIO_FILTER = "Audio (*.wav *.au *.aif *.aiff *.flac *.ogg *.opus *.mp3 *.m4a);;All files (*)"
@@ -49,14 +50,17 @@ class MainWindow(QMainWindow):
         settings: Settings | None = None,
         model: str | None = None,
         files: list[str] | None = None,
+        default_model: str | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings or Settings()
+        # The shipped model: the window opens ready to classify when the user chose none.
+        self.default_model = str(default_model_path()) if default_model is None else default_model
         self.setWindowTitle("mgr-desktop")
         self.setAcceptDrops(True)
         self.engine: Any = None
         self.backend_ready = False
-        self._pending_model = model or self.settings.get(Key.ACTIVE_MODEL)
+        self._pending_model = model or self.settings.get(Key.ACTIVE_MODEL) or self.default_model
         self._pending_files = list(files or [])
 
         # Results cross to the GUI thread as the table's compact summaries, made on the worker.
@@ -186,6 +190,7 @@ class MainWindow(QMainWindow):
         self._classify.connect(fw.classify)
         self._analyze_live.connect(lw.analyze)
         fw.backend_ready.connect(self._on_backend_ready)
+        fw.backend_ready.connect(self.files.warm_up)
         fw.model_loaded.connect(self._on_model_loaded)
         fw.model_failed.connect(self._on_model_failed)
         fw.file_started.connect(self.files.on_started)
@@ -276,7 +281,8 @@ class MainWindow(QMainWindow):
 
     def _refresh_picker(self) -> None:
         active = str(self.engine.path) if self.engine is not None else None
-        self.picker.refresh(self.settings.get(Key.KNOWN_MODELS), active)
+        extra = [self.default_model] if self.default_model else []
+        self.picker.refresh([*extra, *self.settings.get(Key.KNOWN_MODELS)], active)
 
     def _update_model_state(self) -> None:
         has = self.engine is not None

@@ -13,7 +13,7 @@ def window(qtbot, app_home: Path) -> Iterator[object]:
     from mgr_desktop.gui.main_window import MainWindow
     from mgr_desktop.gui.settings import Settings
 
-    w = MainWindow(Settings())
+    w = MainWindow(Settings(), default_model="")  # most tests start with no model at all
     qtbot.addWidget(w)
     w.show()
     qtbot.waitUntil(lambda: w.backend_ready, timeout=60000)
@@ -27,3 +27,18 @@ def second_model(tmp_path: Path) -> Path:
     return make_model_file(
         tmp_path / "three-genres.safetensors", labels=("ambient", "drill", "gqom")
     )
+
+
+@pytest.fixture
+def default_window(qtbot, app_home: Path) -> Iterator[object]:
+    """The window as a new user first sees it: the shipped model loads by itself."""
+    from mgr_desktop.gui.main_window import MainWindow
+    from mgr_desktop.gui.settings import Settings
+
+    w = MainWindow(Settings())
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.backend_ready, timeout=60000)
+    yield w
+    if w.isVisible():
+        w.close()

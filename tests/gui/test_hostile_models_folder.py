@@ -71,7 +71,7 @@ def _start(qtbot, remembered: str | None = None, known: list[str] | None = None)
         settings.set(Key.ACTIVE_MODEL, remembered)
     if known:
         settings.set(Key.KNOWN_MODELS, known)
-    w = MainWindow(settings)
+    w = MainWindow(settings, default_model="")  # only the models these tests put there
     qtbot.addWidget(w)
     w.show()
     qtbot.waitUntil(lambda: w.backend_ready, timeout=60000)

@@ -210,3 +210,22 @@ def test_window_appears_before_torch_is_imported(app_home, cnn_model) -> None:
         [sys.executable, "-c", code, str(cnn_model)], capture_output=True, text=True, timeout=120
     )
     assert out.stdout.split() == ["False", "True", "1", "True"], out.stderr
+
+
+def test_a_new_user_gets_the_shipped_model_ready_to_classify(default_window, audio, qtbot) -> None:
+    from mgr_desktop.paths import default_model_path
+
+    w = default_window
+    qtbot.waitUntil(lambda: w.engine is not None, timeout=60000)
+    assert str(w.engine.path) == str(default_model_path())
+    assert not w.empty_state.isVisible()
+    assert str(default_model_path()) in w.picker.paths()
+    drop(w, [audio["b"]])
+    qtbot.waitUntil(lambda: statuses(w)["b.flac"] == DONE, timeout=60000)
+    w.files.table.selectRow(0)
+    qtbot.waitUntil(lambda: w.files.current_db is not None, timeout=20000)
+    # the verdict, and under it the model's music tags
+    row = w.files.model.rows[0]
+    assert row.result.genre in w.engine.labels and row.result.tags
+    assert w.files.readout.genre.text().startswith(row.result.genre)
+    assert " · ".join(row.result.tags) in w.files.readout.confidence.text()
