@@ -11,5 +11,5 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out
 python3 -m benchmarks.train_speed --skip-cache --device cuda 2>&1 | tee "$out/train_speed.txt"
 python3 -m benchmarks.default_model_speed --device cuda --tracks 20 2>&1 \
   | tee "$out/default_model_speed.txt"
-python3 -m pytest -q -p no:cacheprovider -o addopts="" tests/train/test_loop.py \
-  tests/train/test_state_cuda.py -k "resume or cuda" 2>&1 | tee "$out/resume_cuda.txt"
+python3 -m pytest -q -p no:cacheprovider -o addopts="" \
+  tests/train/test_state.py -k "resume or cuda or state" -rs 2>&1 | tee "$out/resume_cuda.txt"
