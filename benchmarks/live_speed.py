@@ -1,4 +1,4 @@
-"""The live path: latency, redraw rate and cost, readout time, start-up, memory.
+"""The live path: latency, redraw rate and cost, readout time and rate, start-up, memory.
 
     QT_QPA_PLATFORM=offscreen python -m benchmarks.live_speed [--minutes 30]
 
@@ -10,6 +10,7 @@ it depends on the driver). Run offscreen, drawing is real rendering into an offs
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -267,6 +268,41 @@ def memory_over_long_listen(minutes: float, model_dir: Path) -> None:
     )
 
 
+def listen_readout_rate(model_dir: Path, seconds: float = 15.0) -> None:
+    """`mgr-desktop listen` on a real PortAudio device, the tests' private PulseAudio null sink
+    at 48 kHz, hearing a clip played into it: how soon the first readout comes and how many
+    follow a second (the tests check only that readouts arrive, in order)."""
+    from tests.audio_device import play_into_sink, start_pulse
+    from tests.helpers import make_model_file, tone, write
+
+    pulse = start_pulse()
+    try:
+        model = make_model_file(model_dir / "listen-cnn.safetensors", "cnn")
+        noise = 0.05 * np.random.default_rng(3).standard_normal(int((seconds + 10) * 22050))
+        clip = write(model_dir / "clip.wav", tone(seconds + 10) + noise.astype(np.float32), 22050)
+        player = play_into_sink(clip)
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "mgr_desktop", "listen", "--model", str(model),
+                 "--seconds", str(seconds), "--format", "json"],
+                capture_output=True, text=True, timeout=seconds + 120,
+            )  # fmt: skip
+        finally:
+            player.kill()
+    finally:
+        pulse.stop()
+    times = [json.loads(line)["time"] for line in proc.stdout.splitlines()]
+    if proc.returncode != 0 or len(times) < 2:
+        print(f"listen readouts: FAILED (exit {proc.returncode}): {proc.stderr.strip()[-300:]}")
+        return
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    print(
+        f"listen on the PulseAudio null sink (48 kHz): {len(times)} readouts in {seconds:.0f} s "
+        f"(goal >= 20), the first {times[0]:.2f} s after start, then {rate:.2f} a second "
+        "(goal 4)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=30)
@@ -281,6 +317,7 @@ def main() -> None:
     spectrogram_latency_and_cost()
     readout_latency(tmp)
     memory_over_long_listen(args.minutes, tmp)
+    listen_readout_rate(tmp)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -52,10 +53,13 @@ def feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pulse_sink() -> str:
-    from tests.audio_device import start_pulse
+def pulse_sink() -> Iterator[str]:
+    """A private PulseAudio daemon (null sink at 48 kHz) for this session, stopped after it."""
+    from tests.audio_device import SINK, start_pulse
 
-    return start_pulse()
+    pulse = start_pulse()
+    yield SINK
+    pulse.stop()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 
@@ -47,6 +48,16 @@ def make_model_file(
 
 
 def gtzan_mini() -> Path | None:
-    """The 10 real GTZAN tracks, when the test command points at them."""
+    """The 10 real GTZAN tracks, when the test command points at them (None when it does not).
+    A path that is set but wrong is a failure, not a silent skip: the tests it guards would
+    otherwise stop running without anyone noticing."""
     root = os.environ.get("MGR_TEST_GTZAN_MINI")
-    return Path(root) if root and Path(root).is_dir() else None
+    if not root:
+        return None
+    path = Path(root)
+    if not (path / "genres_original").is_dir():
+        pytest.fail(
+            f"MGR_TEST_GTZAN_MINI={root!r} is not a GTZAN mini folder (no genres_original/ "
+            "in it): fix the path, or unset it to skip the tests on real tracks"
+        )
+    return path
