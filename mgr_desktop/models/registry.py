@@ -97,6 +97,14 @@ ARCHITECTURES: dict[str, Architecture] = {
         ),
         Architecture("cnn", "Compact CNN (from scratch, fast)", _cnn, default_max_lr=3e-3),
         Architecture(
+            "cnn_fast",
+            "Compact CNN on musicnn's 16 kHz front end (fast; the distillation student)",
+            _cnn,
+            default_max_lr=3e-3,
+            features=MUSICNN_FEATURES,
+            min_n_mels=32,
+        ),
+        Architecture(
             "resnet18",
             "ResNet18 (slower)",
             _resnet18,
