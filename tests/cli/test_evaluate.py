@@ -1,0 +1,119 @@
+"""`mgr-desktop evaluate`: its text report, models whose labels come in another order, and the
+models and folders it refuses."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mgr_desktop.models.checkpoint import load_model, save_model
+from tests.helpers import make_model_file
+
+
+def evaluate(model: Path, data: Path, cache: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mgr_desktop", "evaluate", "--model", str(model), "--data",
+         str(data), "--cache", str(cache), "--device", "cpu", "--split", "all", *extra],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def json_report(trained_model: Path, small_corpus: Path, feature_cache: Path) -> dict:
+    proc = evaluate(trained_model, small_corpus, feature_cache, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_text_report_says_what_the_json_says(
+    trained_model: Path, small_corpus: Path, feature_cache: Path, json_report: dict
+) -> None:
+    proc = evaluate(trained_model, small_corpus, feature_cache)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    r = json_report
+    assert r["tracks"] == 24  # --split all: every track of the 4 x 6 corpus
+    assert lines[0] == (
+        f"24 tracks (all split): track accuracy {r['track_accuracy']:.3f}, window accuracy "
+        f"{r['segment_accuracy']:.3f}, macro F1 {r['macro_f1']:.3f}"
+    )
+    assert lines[1].split() == ["genre", "precision", "recall", "f1", "tracks"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[2:]}
+    assert set(rows) == {lab for lab, m in r["per_class"].items() if m["support"]}
+    for lab, (p, rec, f1, support) in rows.items():
+        m = r["per_class"][lab]
+        assert (p, rec, f1) == (f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}")
+        assert int(support) == m["support"] == 6
+
+
+def test_a_model_with_its_labels_in_another_order_scores_the_same(
+    trained_model: Path, small_corpus: Path, feature_cache: Path, json_report: dict, tmp_path
+) -> None:
+    """The same network with its output rows and its label list shuffled alike: the data's
+    genres are matched by name, so every score is the same, reported in the model's order."""
+    loaded = load_model(trained_model)
+    perm = [2, 0, 3, 1]
+    last = loaded.model.head[-1]
+    with torch.no_grad():
+        last.weight.copy_(last.weight[perm])
+        last.bias.copy_(last.bias[perm])
+    labels = tuple(loaded.info.labels[i] for i in perm)
+    shuffled = tmp_path / "shuffled.safetensors"
+    save_model(shuffled, loaded.model, dataclasses.replace(loaded.info, labels=labels))
+    proc = evaluate(shuffled, small_corpus, feature_cache, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    got, want = json.loads(proc.stdout), json_report
+    assert got["labels"] == list(labels) != want["labels"]
+    for key in ("track_accuracy", "segment_accuracy", "macro_f1", "loss"):
+        assert got[key] == pytest.approx(want[key], abs=1e-5), key
+    assert got["per_class"].keys() == want["per_class"].keys()
+    for lab, m in got["per_class"].items():
+        assert m == pytest.approx(want["per_class"][lab], abs=1e-5), lab
+    for i, row in enumerate(got["confusion"]):
+        assert row == [want["confusion"][perm[i]][perm[j]] for j in range(len(perm))]
+
+
+def test_a_model_that_does_not_know_the_folders_genres_is_refused(
+    small_corpus: Path, feature_cache: Path, tmp_path: Path
+) -> None:
+    other = make_model_file(tmp_path / "other.safetensors", labels=("ambient", "blues", "gqom"))
+    proc = evaluate(other, small_corpus, feature_cache)
+    assert proc.returncode == 2 and proc.stdout == ""
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("mgr-desktop: error: the model does not know genre(s) ")
+    assert "(it knows ambient, blues, gqom)" in last and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"this is not a model", "safetensors"),
+        (b"", "safetensors"),
+        (b"\x80\x04\x95" + b"\x00" * 64, "pickle"),  # a PyTorch .pt file: never unpickled
+    ],
+    ids=["text", "empty", "pickle"],
+)
+def test_a_bad_model_file_is_refused_in_one_line(
+    small_corpus: Path, feature_cache: Path, tmp_path: Path, content: bytes, reason: str
+) -> None:
+    bad = tmp_path / "model.safetensors"
+    bad.write_bytes(content)
+    proc = evaluate(bad, small_corpus, feature_cache)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("mgr-desktop: error: ") and str(bad) in line and reason in line
+
+
+def test_a_folder_without_genres_is_refused(
+    trained_model: Path, feature_cache: Path, tmp_path: Path
+) -> None:
+    proc = evaluate(trained_model, tmp_path, feature_cache)
+    assert proc.returncode == 2 and "no genre folders" in proc.stderr
+    assert "Traceback" not in proc.stderr
