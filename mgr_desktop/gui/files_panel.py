@@ -44,7 +44,13 @@ from mgr_desktop.gui.file_table import (
 from mgr_desktop.gui.genre_readout import GenreReadout
 from mgr_desktop.gui.spectrogram_view import SpectrogramView
 from mgr_desktop.gui.timeline import GenreTimeline
-from mgr_desktop.gui.track_loader import ResultDetails, TrackInfo, TrackLoader, TrackPicture
+from mgr_desktop.gui.track_loader import (
+    ResultDetails,
+    TrackInfo,
+    TrackLoader,
+    TrackPicture,
+    freeze_long_lived,
+)
 
 WINDOW_SECONDS = 40.0  # a long track's full-resolution stretch around the playhead
 WINDOW_BEHIND = 12.0  # of which this much before the playhead
@@ -188,6 +194,7 @@ class FilesPanel(QWidget):
         self.details.cancel()
         self.current_details, self._asked_details = None, False
         self._fit_columns()
+        freeze_long_lived()  # the model's objects: out of the collector's full passes
 
     def requeue_all(self) -> None:
         """A new model: analyse everything again with it."""
@@ -231,6 +238,10 @@ class FilesPanel(QWidget):
         self.readout.clear()
         self.empty_hint.setVisible(True)
         self._update_transport()
+
+    def warm_up(self) -> None:
+        """The backend is loaded: get the loader ready, so the first selection shows at once."""
+        self.loader.warm_up()
 
     def shutdown(self) -> None:
         """The window closes: stop the sound and the loader's threads."""
