@@ -13,9 +13,15 @@ import sys
 from collections.abc import Sequence
 
 from mgr_desktop import __version__
+from mgr_desktop.commands.common import (  # re-exported: scripts and tests use them from here
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    EXIT_USAGE,
+)
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-DEVICE_HELP = "compute device: auto (CUDA > MPS > CPU), cpu, cuda or mps"
+__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_USAGE"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,81 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="check this installation offline and print a one-line summary",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from mgr_desktop.commands import COMMANDS
 
-    p = sub.add_parser(
-        "classify",
-        help="classify audio files or folders",
-        description="Classify audio files; folders are searched recursively.",
-    )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="audio file or folder")
-    p.add_argument(
-        "--model", metavar="FILE", help="model file (.safetensors; default: the shipped model)"
-    )
-    p.add_argument(
-        "--format",
-        choices=("text", "json", "csv"),
-        default="text",
-        help="text (default), json (one object per line) or csv",
-    )
-    p.add_argument("--device", default="auto", help=DEVICE_HELP)
-    p.add_argument(
-        "--hop",
-        type=float,
-        default=3.0,
-        metavar="SECONDS",
-        help="hop between 3 s analysis segments (default 3: back to back, half the work of "
-        "the window's 1.5)",
-    )
-    p.add_argument(
-        "--no-cache",
-        action="store_true",
-        help="classify every file again; by default an unchanged file with the same model "
-        "reuses the result remembered in the user cache folder",
-    )
-    tags = p.add_argument_group("genre tags (opt-in)")
-    tags.add_argument(
-        "--write-tags",
-        action="store_true",
-        help="write each verdict into the file's own genre tag (mp3, wav, aiff: ID3; ogg, "
-        "opus, flac: GENRE; m4a: ©gen); the audio is never changed",
-    )
-    tags.add_argument(
-        "--min-confidence",
-        type=float,
-        metavar="P",
-        help="with --write-tags: write only verdicts at least this confident, 0 to 1 (default 0.6)",
-    )
-    tags.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="with --write-tags: list what would change (path: old -> new), write nothing",
-    )
-    _add_verbose(p)
-
-    from mgr_desktop.commands import evaluate, listen, train
-
-    train.add_parser(sub, DEVICE_HELP)
-    evaluate.add_parser(sub, DEVICE_HELP)
-    listen.add_parser(sub, DEVICE_HELP)
-    g = sub.add_parser(
-        "gui",
-        help="open the window (the default)",
-        description="Open the window, optionally with files to analyse.",
-    )
-    g.add_argument("files", nargs="*", metavar="FILE", help="audio files or folders to analyse")
-    g.add_argument("--model", metavar="FILE", help="model to use (default: the last one used)")
-    _add_verbose(g)
+    for command in COMMANDS.values():
+        p = sub.add_parser(command.name, help=command.help, description=command.description)
+        command.add_arguments(p)
     return parser
-
-
-def _add_verbose(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="log details, and tracebacks for unexpected errors",
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,26 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mgr_desktop.selftest import run_self_test
 
         return run_self_test()
-    command = args.command or "gui"
-    try:
-        if command == "classify":
-            from mgr_desktop.commands.classify import run
-        elif command == "train":
-            from mgr_desktop.commands.train import run
-        elif command == "evaluate":
-            from mgr_desktop.commands.evaluate import run
-        elif command == "listen":
-            from mgr_desktop.commands.listen import run
-        elif command == "gui":
-            from mgr_desktop.gui.app import run_gui
+    from mgr_desktop.commands import COMMANDS
 
-            return run_gui(getattr(args, "files", []), getattr(args, "model", None))
-        else:
-            parser.error(f"the {command} command is not available in this build")
-        return run(args)
+    try:
+        return COMMANDS[args.command or "gui"].run(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as e:  # last resort: one line and a distinct exit code, never a traceback
         return _internal_error(e, verbose)
 

@@ -6,16 +6,75 @@ import argparse
 import csv
 import json
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from mgr_desktop.cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
-from mgr_desktop.commands.common import fail_usage, load_engine, progress
-from mgr_desktop.inference.engine import FileFailure, TrackResult
+from mgr_desktop.commands.common import (
+    DEVICE_HELP,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    EXIT_USAGE,
+    Command,
+    add_verbose,
+    fail_usage,
+    load_engine,
+    progress,
+)
 from mgr_desktop.safetext import csv_cell, printable
+
+if TYPE_CHECKING:  # parsing arguments must not import torch
+    from mgr_desktop.inference.engine import FileFailure, TrackResult
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help="audio file or folder")
+    p.add_argument(
+        "--model", metavar="FILE", help="model file (.safetensors; default: the shipped model)"
+    )
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "csv"),
+        default="text",
+        help="text (default), json (one object per line) or csv",
+    )
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    p.add_argument(
+        "--hop",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="hop between 3 s analysis segments (default 3: back to back, half the work of "
+        "the window's 1.5)",
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="classify every file again; by default an unchanged file with the same model "
+        "reuses the result remembered in the user cache folder",
+    )
+    tags = p.add_argument_group("genre tags (opt-in)")
+    tags.add_argument(
+        "--write-tags",
+        action="store_true",
+        help="write each verdict into the file's own genre tag (mp3, wav, aiff: ID3; ogg, "
+        "opus, flac: GENRE; m4a: ©gen); the audio is never changed",
+    )
+    tags.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="P",
+        help="with --write-tags: write only verdicts at least this confident, 0 to 1 (default 0.6)",
+    )
+    tags.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --write-tags: list what would change (path: old -> new), write nothing",
+    )
+    add_verbose(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from mgr_desktop.audio.discover import expand_inputs
+    from mgr_desktop.inference.engine import FileFailure, TrackResult
     from mgr_desktop.inference.result_cache import ResultCache, cached_classify
     from mgr_desktop.paths import model_or_default
 
@@ -137,6 +196,8 @@ class Writer:
             )
 
     def write(self, item: TrackResult | FileFailure) -> None:
+        from mgr_desktop.inference.engine import FileFailure
+
         if self.fmt == "json":
             self.stream.write(json.dumps(item.to_json(), ensure_ascii=False, allow_nan=False))
             self.stream.write("\n")
@@ -178,3 +239,12 @@ class Writer:
 
 def _cell(p: float | None) -> str:
     return "" if p is None else f"{p:.4f}"
+
+
+COMMAND = Command(
+    "classify",
+    "classify audio files or folders",
+    "Classify audio files; folders are searched recursively.",
+    add_arguments,
+    run,
+)

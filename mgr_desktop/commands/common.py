@@ -1,9 +1,13 @@
-"""Pieces every subcommand shares: model loading with clean errors, progress bars."""
+"""Pieces every subcommand shares: exit codes, the command record, model loading with clean
+errors, progress bars."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mgr_desktop.safetext import printable
@@ -12,9 +16,40 @@ if TYPE_CHECKING:  # imported when a command runs: parsing arguments must not lo
     from mgr_desktop.inference.engine import Engine
 
 
+# Exit codes, in one place: what scripts that call mgr-desktop can rely on.
+EXIT_OK = 0  # everything done
+EXIT_SOME_FAILED = 1  # some inputs failed; the others were still reported
+EXIT_USAGE = 2  # usage error or refused input (such as an unusable model file)
+EXIT_INTERNAL = 3  # an unexpected error: one line on stderr, the traceback with --verbose
+EXIT_INTERRUPTED = 130  # Ctrl+C
+DEVICE_HELP = "compute device: auto (CUDA > MPS > CPU), cpu, cuda or mps"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: `cli.py` builds the parser and dispatches from a table of these, so a
+    new subcommand is one module with one of these and one entry in `commands.COMMANDS`."""
+
+    name: str
+    help: str
+    description: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def add_verbose(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log details, and tracebacks for unexpected errors",
+    )
+
+
 def fail_usage(message: str) -> int:
     print(f"mgr-desktop: error: {printable(message)}", file=sys.stderr)
-    return 2
+    return EXIT_USAGE
 
 
 def load_engine(model: str, device: str, **kw: Any) -> Engine | None:

@@ -8,29 +8,28 @@ import math
 import sys
 from typing import Any
 
-from mgr_desktop.cli import EXIT_OK
-from mgr_desktop.commands.common import fail_usage
+from mgr_desktop.commands.common import (
+    DEVICE_HELP,
+    EXIT_OK,
+    EXIT_USAGE,
+    Command,
+    add_verbose,
+    fail_usage,
+)
 from mgr_desktop.safetext import printable
 
 
-def add_parser(sub: Any, device_help: str) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     from mgr_desktop.train.splits import SPLITS
 
-    p = sub.add_parser(
-        "evaluate",
-        help="test a model on a GTZAN-style folder",
-        description="Per-track and per-window accuracy, macro F1, per-genre "
-        "precision/recall and the confusion matrix, on the test "
-        "subset of the chosen split (or every track with --split all).",
-    )
     p.add_argument("--model", required=True, metavar="FILE")
     p.add_argument("--data", required=True, metavar="ROOT")
     p.add_argument("--split", choices=(*SPLITS[:2], "all"), default="random")
     p.add_argument("--seed", type=int, default=0, help="seed of the random split")
-    p.add_argument("--device", default="auto", help=device_help)
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--cache", metavar="DIR", help="feature cache folder")
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+    add_verbose(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     engine = load_engine(args.model, args.device)
     if engine is None:
-        return 2
+        return EXIT_USAGE
     printer = Printer(enabled=args.format == "text")
     try:
         data = prepare(
@@ -112,3 +111,14 @@ def _all_finite(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return all(_all_finite(v) for v in value)
     return True
+
+
+COMMAND = Command(
+    "evaluate",
+    "test a model on a GTZAN-style folder",
+    "Per-track and per-segment accuracy, macro F1, per-genre precision/recall and the "
+    "confusion matrix, on the test subset of the chosen split (or every track with --split "
+    "all).",
+    add_arguments,
+    run,
+)

@@ -6,32 +6,36 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
 
-from mgr_desktop.cli import EXIT_OK, EXIT_USAGE
-from mgr_desktop.commands.common import fail_usage, load_engine
+from mgr_desktop.commands.common import (
+    DEVICE_HELP,
+    EXIT_OK,
+    EXIT_USAGE,
+    Command,
+    add_verbose,
+    fail_usage,
+    load_engine,
+)
 
 READOUT_S = 0.25
 
 
-def add_parser(sub: Any, device_help: str) -> None:
-    p = sub.add_parser(
-        "listen",
-        help="print the live genre readout from a microphone",
-        description="Listen to an input device and print a readout from the last "
-        "3 s, four times a second.",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model", metavar="FILE", help="model file (.safetensors; default: the shipped model)"
     )
-    p.add_argument("--device", metavar="N", help="input device index or name (default: system)")
+    p.add_argument(
+        "--input", metavar="N", help="input device index or name (default: the system's)"
+    )
+    # The old name of --input (before 0.2: `--device` means the compute device elsewhere).
+    p.add_argument("--device", dest="input", help=argparse.SUPPRESS)
     p.add_argument(
         "--seconds", type=float, metavar="S", help="stop after S seconds (default: until Ctrl+C)"
     )
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("--compute", default="auto", help=device_help)
+    p.add_argument("--compute", default="auto", help=DEVICE_HELP)
     p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
-    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+    add_verbose(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from mgr_desktop.inference.live import LiveAnalyzer
     from mgr_desktop.paths import model_or_default
 
-    device: int | str | None = args.device
+    device: int | str | None = args.input
     if isinstance(device, str) and device.isdigit():
         device = int(device)
     try:
@@ -94,3 +98,12 @@ def run(args: argparse.Namespace) -> int:
     if capture.overflows:
         print(f"note: {capture.overflows} input overflows", file=sys.stderr)
     return EXIT_OK
+
+
+COMMAND = Command(
+    "listen",
+    "print the live genre readout from a microphone",
+    "Listen to an input device and print a readout from the last 3 s, four times a second.",
+    add_arguments,
+    run,
+)

@@ -91,3 +91,36 @@ def test_fault_filtered_training_without_the_test_subset(tmp_path: Path) -> None
     assert metrics["test"] is None and len(metrics["split"]["test"]) == 0
     assert len(metrics["split"]["train"]) == 9 and len(metrics["split"]["valid"]) == 6
     assert (out / "model.safetensors").exists()
+
+
+def test_a_new_subcommand_is_one_table_entry(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import argparse
+
+    from mgr_desktop import cli, commands
+    from mgr_desktop.commands.common import Command
+
+    def add(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--times", type=int, default=1)
+
+    def run(args: argparse.Namespace) -> int:
+        print("hello " * args.times)
+        return 0
+
+    monkeypatch.setitem(commands.COMMANDS, "hello", Command("hello", "say hello", "", add, run))
+    assert "say hello" in cli.build_parser().format_help()
+    assert cli.main(["hello", "--times", "2"]) == cli.EXIT_OK
+    assert capsys.readouterr().out.strip() == "hello hello"
+
+
+def test_commands_do_not_import_the_cli() -> None:
+    """cli.py builds the parser from the command table; no command imports it back."""
+    import ast
+
+    from mgr_desktop import commands
+
+    folder = Path(commands.__file__).parent
+    for path in folder.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert node.module != "mgr_desktop.cli", path.name

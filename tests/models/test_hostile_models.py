@@ -359,7 +359,8 @@ DRIVER = textwrap.dedent(
     import json, os, resource, runpy, signal, sys, time
 
     import librosa.filters  # noqa: F401  what every child would import: paid once, here
-    import mgr_desktop.commands.classify  # noqa: F401  (torch, the engine)
+    import mgr_desktop.commands.classify  # noqa: F401
+    import mgr_desktop.inference.engine  # noqa: F401  (torch: the children fork warm)
 
     cases, results, timeout = json.load(open(sys.argv[1])), sys.argv[2], float(sys.argv[3])
     out = []
