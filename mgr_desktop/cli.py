@@ -65,7 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if verbose
         else _NoTracebackFormatter("%(levelname)s: %(message)s")
     )
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+    from mgr_desktop.logs import setup_logging
+
+    log_path = setup_logging(handler, verbose)
+    if verbose and log_path is not None:
+        print(f"mgr-desktop: log file {log_path}", file=sys.stderr)
     if args.self_test:
         from mgr_desktop.selftest import run_self_test
 

@@ -17,11 +17,17 @@ def _user_dir(kind: str) -> Path:
 
     if kind == "cache":
         return Path(platformdirs.user_cache_dir(APP, appauthor=False))
+    if kind == "logs":
+        return Path(platformdirs.user_log_dir(APP, appauthor=False))
     return Path(platformdirs.user_data_dir(APP, appauthor=False)) / kind
 
 
 def cache_dir() -> Path:
     return _user_dir("cache")
+
+
+def log_dir() -> Path:
+    return _user_dir("logs")
 
 
 def models_dir() -> Path:

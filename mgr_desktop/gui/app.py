@@ -29,6 +29,9 @@ def run_gui(
     settings = Settings()
     apply_theme(app, str(settings.get(Key.THEME)))
     window = MainWindow(settings, model=model, files=files)
+    from mgr_desktop.logs import install_excepthooks
+
+    install_excepthooks(window.report_crash)  # the log gets the traceback, the user a dialog
     window.show()
     if quit_after_ms is not None:
         from PySide6.QtCore import QTimer

@@ -43,6 +43,7 @@ class MainWindow(QMainWindow):
     _load_model = Signal(str, str)
     _classify = Signal(list)
     _analyze_live = Signal(object, float)
+    crashed = Signal(str)  # an uncaught exception on any thread (see logs.install_excepthooks)
     THREAD_STOP_MS = 10000  # how long quitting waits for each worker thread
 
     def __init__(
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
         toolbar.addWidget(self.model_info)
         self.addToolBar(toolbar)
         self._make_menus()
+        self.crashed.connect(self._show_crash)
         self._connect_workers()
         self._restore_settings()
         self._refresh_picker()
@@ -156,6 +158,8 @@ class MainWindow(QMainWindow):
         self.listen_action = self._action(
             listen, "Start / stop &listening", self.toggle_listen, "Ctrl+L"
         )
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "Open &log folder", self.open_log_folder)
         view = bar.addMenu("&View")
         cmaps = view.addMenu("Colour map")
         for name in COLORMAPS:
@@ -174,6 +178,29 @@ class MainWindow(QMainWindow):
         self.files.add_files.clicked.connect(self.open_files_dialog)
         self.files.add_folder.clicked.connect(self.open_folder_dialog)
         self.files.export.clicked.connect(self.export_csv)
+
+    def open_log_folder(self) -> None:
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        from mgr_desktop.logs import log_file
+
+        folder = log_file().parent
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    def report_crash(self, text: str) -> None:
+        """Thread-safe: an uncaught exception somewhere; the dialog opens on the GUI thread."""
+        self.crashed.emit(text)
+
+    def _show_crash(self, text: str) -> None:
+        from mgr_desktop.logs import log_file
+
+        self.show_message(
+            f"Something went wrong: {text}. The app keeps running; the details are in "
+            f"{log_file()} (Help → Open log folder).",
+            error=True,
+        )
 
     def _action(self, menu: Any, text: str, slot: Any, shortcut: Any = None) -> QAction:
         action = QAction(text, self)
