@@ -8,7 +8,6 @@ cannot run at the model rate, the callback fills a raw ring at the device rate a
 from __future__ import annotations
 
 import contextlib
-import time
 
 import numpy as np
 import soxr
@@ -35,7 +34,6 @@ class Capture:
         self._raw_pos = 0
         self._resampler: soxr.ResampleStream | None = None
         self._stream = None
-        self.started_at = 0.0
 
     @property
     def running(self) -> bool:
@@ -80,7 +78,6 @@ class Capture:
         except Exception as e:
             raise AudioDeviceError(_explain(e, self.device)) from None
         self._stream = stream
-        self.started_at = time.monotonic()
 
     def pump(self) -> None:
         """Move resampled audio into the model-rate ring; raise if the device has gone."""

@@ -27,7 +27,6 @@ OVERFLOW_REPORT_S = 5.0
 class ListenPanel(QWidget):
     window_ready = Signal(object, float)  # 3 s of audio and its level, for the live worker
     message = Signal(str)
-    running_changed = Signal(bool)
 
     def __init__(self, live_worker: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -121,7 +120,6 @@ class ListenPanel(QWidget):
         self.redraw_timer.start()
         self.readout_timer.start()
         self.start_button.setText("Stop listening")
-        self.running_changed.emit(True)
 
     def stop(self, note: str = "") -> None:
         self.redraw_timer.stop()
@@ -133,7 +131,6 @@ class ListenPanel(QWidget):
         self.level.setValue(-60)
         if note:
             self.status.setText(note)
-        self.running_changed.emit(False)
 
     def _fail(self, text: str) -> None:
         self.stop(text)

@@ -11,7 +11,6 @@ from PySide6.QtCore import QSettings
 
 class Key(str, Enum):
     GEOMETRY = "window/geometry"
-    WINDOW_STATE = "window/state"
     SPLITTER = "window/splitter"
     TAB = "window/tab"
     ACTIVE_MODEL = "model/active"
