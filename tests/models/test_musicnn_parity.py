@@ -48,12 +48,30 @@ def generated_clip(seed: int, seconds: float) -> np.ndarray:
     return (0.8 * y / np.abs(y).max()).astype(np.float32)
 
 
-def musicnn_features(wave16k: np.ndarray) -> np.ndarray:
-    """(96, frames) float32 log10(1 + 10000 * power mel), musicnn's front end in float32."""
+def librosa_features(wave16k: np.ndarray) -> np.ndarray:
+    """(96, frames) float32 log10(1 + 10000 * power mel), as the conversion computed it."""
     mel = librosa.feature.melspectrogram(
         y=wave16k.astype(np.float32), sr=SR, n_fft=512, hop_length=256, n_mels=96
     ).astype(np.float32)
     return np.log10(np.float32(1) + np.float32(10000) * mel).astype(np.float32)
+
+
+def musicnn_features(wave16k: np.ndarray) -> np.ndarray:
+    """The app's own front end (dsp.mel with the musicnn feature settings): the references
+    are compared through exactly what classification feeds the network."""
+    from mgr_desktop.config import MUSICNN_FEATURES
+    from mgr_desktop.dsp.mel import LogMel
+
+    with torch.inference_mode():
+        return LogMel(MUSICNN_FEATURES)(torch.from_numpy(wave16k.astype(np.float32))).numpy()
+
+
+def test_the_apps_front_end_is_musicnns() -> None:
+    for seed, seconds in GENERATED:
+        wave = generated_clip(seed, seconds)
+        ours, theirs = musicnn_features(wave), librosa_features(wave)
+        assert ours.shape == theirs.shape
+        np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=0)
 
 
 def patches(features: np.ndarray) -> np.ndarray:
