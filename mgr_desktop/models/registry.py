@@ -59,41 +59,29 @@ class Architecture:
     min_n_mels: int = 32  # the fewest mel bands its pooling can take
 
 
+def _transfer(name: str, title: str, *backbones: str) -> Architecture:
+    """A genre head on shipped musicnn backbones: their front end, their pretrained weights."""
+    return Architecture(
+        name, title, _musicnn(*backbones), default_max_lr=1e-3, features=MUSICNN_FEATURES,
+        supports_pretrained=True, transfer=True, min_n_mels=96,
+        pretrained_help="start from musicnn's music-tagging weights (shipped)",
+    )  # fmt: skip
+
+
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in (
-        Architecture(
+        _transfer(
             "musicnn_msd",
             "musicnn (Million Song Dataset) + genre head — recommended",
-            _musicnn("MSD_musicnn"),
-            default_max_lr=1e-3,
-            features=MUSICNN_FEATURES,
-            supports_pretrained=True,
-            pretrained_help="start from musicnn's music-tagging weights (shipped)",
-            transfer=True,
-            min_n_mels=96,
+            "MSD_musicnn",
         ),
-        Architecture(
-            "musicnn_mtt",
-            "musicnn (MagnaTagATune) + genre head",
-            _musicnn("MTT_musicnn"),
-            default_max_lr=1e-3,
-            features=MUSICNN_FEATURES,
-            supports_pretrained=True,
-            pretrained_help="start from musicnn's music-tagging weights (shipped)",
-            transfer=True,
-            min_n_mels=96,
-        ),
-        Architecture(
+        _transfer("musicnn_mtt", "musicnn (MagnaTagATune) + genre head", "MTT_musicnn"),
+        _transfer(
             "musicnn_msd_mtt",
             "musicnn MSD + MTT together + genre head",
-            _musicnn("MSD_musicnn", "MTT_musicnn"),
-            default_max_lr=1e-3,
-            features=MUSICNN_FEATURES,
-            supports_pretrained=True,
-            pretrained_help="start from musicnn's music-tagging weights (shipped)",
-            transfer=True,
-            min_n_mels=96,
+            "MSD_musicnn",
+            "MTT_musicnn",
         ),
         Architecture("cnn", "Compact CNN (from scratch, fast)", _cnn, default_max_lr=3e-3),
         Architecture(
