@@ -10,6 +10,8 @@ keeps only a summary per row.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -60,6 +62,7 @@ NAME_SHARE = 0.4  # an error message widens the Status column only while names k
 class FilesPanel(QWidget):
     classify_requested = Signal(list)
     message = Signal(str)
+    _scanned = Signal(object, object)  # files, problems: a folder search, done off this thread
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -83,6 +86,8 @@ class FilesPanel(QWidget):
         self._labels: list[str] = []
         self._longest_duration = 0.0
         self._longest_error = ""
+        self._scanner: ThreadPoolExecutor | None = None
+        self._scanned.connect(self._add_found)
 
         self.add_files = QPushButton("Add files…")
         self.add_folder = QPushButton("Add folder…")
@@ -171,9 +176,18 @@ class FilesPanel(QWidget):
 
     # -- files ------------------------------------------------------------------------------
     def add_paths(self, paths: list[str]) -> None:
+        """Files named directly are listed at once; folders are searched on a thread of their
+        own (a big or slow folder must not stall the window), and listed when searched."""
         from mgr_desktop.audio.discover import expand_inputs
 
-        files, problems = expand_inputs(paths)
+        if any(Path(p).is_dir() for p in paths):
+            if self._scanner is None:
+                self._scanner = ThreadPoolExecutor(1, thread_name_prefix="folder-scan")
+            self._scanner.submit(lambda: self._scanned.emit(*expand_inputs(paths)))
+            return
+        self._add_found(*expand_inputs(paths))
+
+    def _add_found(self, files: list[Path], problems: list[Any]) -> None:
         new = self.model.add([str(p) for p in files], QUEUED if self.has_model else WAITING)
         for prob in problems:
             self.model.add([prob.path])
@@ -249,6 +263,8 @@ class FilesPanel(QWidget):
         self.timer.stop()
         self.loader.shutdown()
         self.details.shutdown()
+        if self._scanner is not None:
+            self._scanner.shutdown(wait=False, cancel_futures=True)
 
     # -- column widths ------------------------------------------------------------------------
     def _note_error(self, reason: str) -> None:

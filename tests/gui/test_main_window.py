@@ -79,8 +79,13 @@ def test_dropping_files_and_folders_fills_the_table_with_results(
     qtbot.waitUntil(lambda: window.engine is not None, timeout=30000)
     assert not window.empty_state.isVisible()
     drop(window, [audio["a"], audio["a"].parent / "sub", audio["bad"]])
+    # (a folder is searched off the GUI thread: its files are listed once it has been)
     qtbot.waitUntil(
-        lambda: all(s in (DONE, FAILED) for s in statuses(window).values()), timeout=60000
+        lambda: (
+            len(statuses(window)) == 4
+            and all(s in (DONE, FAILED) for s in statuses(window).values())
+        ),
+        timeout=60000,
     )
     assert statuses(window) == {"a.wav": DONE, "b.flac": DONE, "c.ogg": DONE, "broken.mp3": FAILED}
     bad_row = window.files.model.row_for(str(audio["bad"]))

@@ -47,7 +47,7 @@ def test_a_long_file_shows_at_once_and_plays_without_decoding_it_all(window, tmp
     pictures: list = []
     files.loader.picture.connect(lambda p, pic: pictures.append(pic))
     drop(window, [path])
-    qtbot.waitUntil(lambda: files.current_db is not None, timeout=10000)
+    qtbot.waitUntil(lambda: files.current_db is not None and bool(pictures), timeout=10000)
     first = pictures[0]
     # The first picture is of the first block, not of the decoded file; the axis already
     # spans the header's 20 minutes and playback is ready.
