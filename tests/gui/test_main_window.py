@@ -209,6 +209,7 @@ def test_window_appears_before_torch_is_imported(app_home, cnn_model) -> None:
         "    print('torch' in sys.modules, w.isVisible(), w.picker.count(), flush=True)\n"
         "    def check():\n"
         "        if w.backend_ready:\n"
+        "            w._t.stop()  # close() may take a while (threads finishing start-up)\n"
         "            print('torch' in sys.modules, flush=True); w.close()\n"
         "    w._t = QTimer(); w._t.timeout.connect(check); w._t.start(20)\n"
         "main_window.MainWindow.show = shown\n"
