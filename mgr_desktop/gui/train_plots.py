@@ -45,6 +45,9 @@ class TrainPlots(QWidget):
         self.confusion.addItem(self.confusion_image)
         self.confusion_image.setLookupTable(pg.colormap.get("viridis").getLookupTable(nPts=256))
         self._cell_labels: list[pg.TextItem] = []
+        self.kfold = QLabel("")  # k-fold: each score's mean ± std over the folds
+        self.kfold.setWordWrap(True)
+        self.kfold.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.scores = QLabel("")
         self.scores.setWordWrap(True)
         self.scores.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -59,6 +62,7 @@ class TrainPlots(QWidget):
         grid.addWidget(self.lr, 0, 2)
         grid.addWidget(self.confusion, 1, 0, 1, 2)
         right = QVBoxLayout()
+        right.addWidget(self.kfold)
         right.addWidget(self.scores)
         right.addWidget(self.per_class, 1)
         box = QWidget()
@@ -79,6 +83,7 @@ class TrainPlots(QWidget):
             self.confusion.removeItem(t)
         self._cell_labels = []
         self.scores.setText("")
+        self.kfold.setText("")
         self.per_class.setRowCount(0)
 
     def add_lr(self, lr: float) -> None:
@@ -132,6 +137,17 @@ class TrainPlots(QWidget):
                 (lab, f"{m['precision']:.2f}", f"{m['recall']:.2f}", str(m["support"]))
             ):
                 self.per_class.setItem(r, c, QTableWidgetItem(text))
+
+    def show_kfold(self, summary: dict[str, dict[str, Any]], folds: int) -> None:
+        """Each score's mean ± std over the folds (the test shown is the kept fold's)."""
+        rows = [f"<b>{folds}-fold, every track tested once</b>"]
+        for key, name in (("track_accuracy", "per-track accuracy"),
+                          ("segment_accuracy", "per-window accuracy"),
+                          ("macro_f1", "macro F1")):  # fmt: skip
+            if key in summary:
+                s = summary[key]
+                rows.append(f"{name} <b>{s['mean']:.3f} ± {s['std']:.3f}</b>")
+        self.kfold.setText("<br>".join(rows))
 
     def confusion_matrix(self) -> np.ndarray | None:
         return self.confusion_image.image

@@ -1,60 +1,44 @@
 """Train: pick a GTZAN folder, train in a separate process, watch it, and use the model.
 
-The loop is the same `fit` as `mgr-desktop train`; it runs in a spawned process so Stop is
-clean and a crash or out-of-memory there cannot take the window down. Its events arrive as
-dicts through a queue, polled here.
+The loop is the same `fit` as `mgr-desktop train`; it runs in a spawned process
+(`train.runner.TrainProcess`) so Stop is clean and a crash or out-of-memory there cannot take
+the window down. Its typed events (`train.events`) arrive through a queue, polled here.
+
+This module is layout and wiring: the settings are `TrainForm`'s, the curves and scores
+`TrainPlots`', the run folders `train.runs`'.
 """
 
 from __future__ import annotations
 
-import json
-import queue
-import sys
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFileDialog,
-    QFormLayout,
     QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from mgr_desktop.gui.settings import Key, Settings
+from mgr_desktop.gui.settings import Settings
+from mgr_desktop.gui.train_form import TrainForm
 from mgr_desktop.gui.train_plots import TrainPlots
-from mgr_desktop.models.registry import ARCHITECTURES, DEFAULT_ARCH, get_architecture
 from mgr_desktop.paths import runs_dir
-from mgr_desktop.train.recipe import TrainConfig
+from mgr_desktop.train import events as ev
+from mgr_desktop.train.runs import FINISHED, Run, install_model, list_runs, read_run
 
 POLL_MS = 50
-SPLIT_CHOICES = (("random", "Random by track (70/15/15)"),
-                 ("fault-filtered", "GTZAN fault-filtered (published)"),
-                 ("kfold", "k-fold by track"))  # fmt: skip
-
-
-def _float_field(value: float, tip: str) -> QLineEdit:
-    field = QLineEdit(f"{value:g}")
-    field.setToolTip(tip)
-    return field
 
 
 class TrainTab(QWidget):
@@ -64,118 +48,61 @@ class TrainTab(QWidget):
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="discover")
-        self._report_future: Future[Any] | None = None
-        self.report: Any = None
-        self.proc: Any = None
-        self.events: Any = None
-        self.stop_event: Any = None
+        self.process: Any = None  # the TrainProcess of the run in progress
         self.job: Any = None
         self.state = "idle"  # idle, caching, training, stopping, finished, stopped, failed
         self.last_model: str | None = None
         self._t_train = 0.0
         self._epoch_times: list[float] = []
         self._epochs = 0
+        self._fold = (1, 1)  # (fold, folds) of the run in progress
         self._build()
-        self._restore()
+        self.form.restore(settings)
         self.poll = QTimer(self)
         self.poll.setInterval(POLL_MS)
         self.poll.timeout.connect(self._drain)
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            ev.DatasetFound: lambda e: self.stage.setText("Reading features…"),
+            ev.CacheStarted: lambda e: self.files_bar.setRange(0, max(1, e.total)),
+            ev.CacheProgress: lambda e: self.files_bar.setValue(e.done),
+            ev.CacheDone: self._cache_done,
+            ev.EpochStarted: self._epoch_started,
+            ev.BatchProgress: self._batch,
+            ev.EpochEnded: self._epoch_ended,
+            ev.TestMeasured: lambda e: self.plots.show_test(e.metrics),
+            ev.Message: lambda e: self.stage.setText(e.text),
+            ev.Resumed: lambda e: self.stage.setText(e.text),
+            ev.FoldStarted: self._fold_started,
+            ev.KFoldFinished: lambda e: self.plots.show_kfold(e.summary, e.folds),
+            ev.RunFailed: lambda e: self._fail(e.text),
+            ev.RunEnded: self._finished,
+        }
         self.refresh_runs()
 
     # -- layout -----------------------------------------------------------------------------
     def _build(self) -> None:
-        d = TrainConfig()
-        self.folder = QLineEdit()
-        self.folder.setPlaceholderText("your GTZAN folder (genres/, genres_original/, …)")
-        self.folder.setToolTip(
-            "A folder with one subfolder of audio files per genre. GTZAN "
-            "works in its usual layouts; any genre set works too."
-        )
-        self.folder.editingFinished.connect(lambda: self.set_data_folder(self.folder.text()))
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        folder_row = QHBoxLayout()
-        folder_row.addWidget(self.folder, 1)
-        folder_row.addWidget(browse)
-        self.report_label = QPlainTextEdit("Choose a folder to see what is in it.")
-        self.report_label.setReadOnly(True)
-        self.report_label.setMaximumHeight(8 * self.fontMetrics().height())
-        mono = QFont("monospace")
-        mono.setStyleHint(QFont.StyleHint.Monospace)
-        self.report_label.setFont(mono)
+        self.form = TrainForm()
+        self.form.report_changed.connect(self._update_buttons)
+        left = QVBoxLayout()
+        left.addWidget(self.form)
+        left.addWidget(self._build_run_box(), 1)
+        left_w = QWidget()
+        left_w.setLayout(left)
+        scroll = QScrollArea()  # the set-up column scrolls on small screens (laptops, 768 px)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(left_w)
+        self.plots = TrainPlots()
+        split = QSplitter()
+        split.addWidget(scroll)
+        split.addWidget(self.plots)
+        split.setStretchFactor(1, 3)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(split)
+        self._update_buttons()
 
-        self.arch = QComboBox()
-        for spec in ARCHITECTURES.values():  # the registry is the one list of architectures
-            self.arch.addItem(spec.title, spec.name)
-        self.arch.setCurrentIndex(self.arch.findData(DEFAULT_ARCH))
-        self.arch.setToolTip(
-            "musicnn: a genre head on a network pretrained on a million songs — recommended, "
-            "seconds to train once the audio is embedded. The compact CNN and ResNet18 learn "
-            "from scratch and need far more than GTZAN's 1,000 tracks to generalise."
-        )
-        self.pretrained = QCheckBox("Start from pretrained weights")
-        self.pretrained.setChecked(True)
-        self.fine_tune = QCheckBox("Fine-tune the whole network (slow; GPU advised)")
-        self.fine_tune.setToolTip(
-            "Off: train only the genre head on the frozen pretrained network (a probe). "
-            "On: train every layer, starting from the pretrained weights."
-        )
-        self.arch.currentIndexChanged.connect(self._arch_changed)
-        self.split = QComboBox()
-        for key, text in SPLIT_CHOICES:
-            self.split.addItem(text, key)
-        self.split.setToolTip(
-            "Every split is by track: no piece of a test song is ever "
-            "trained on. Fault-filtered needs GTZAN's file names."
-        )
-        self.folds = QSpinBox()
-        self.folds.setRange(3, 10)
-        self.folds.setValue(5)
-        self.folds.setToolTip("k for k-fold: k runs, scores reported as mean ± std")
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 500)
-        self.epochs.setValue(d.epochs)
-        self.epochs.setToolTip("Passes over the training tracks (one random 3 s crop each)")
-        self.batch = QSpinBox()
-        self.batch.setRange(1, 1024)
-        self.batch.setValue(d.batch_size)
-        self.batch.setToolTip("Windows per step; lower it if you run out of memory")
-        self.max_lr = _float_field(
-            get_architecture(DEFAULT_ARCH).default_max_lr,
-            "Peak of the OneCycle learning-rate "
-            "schedule (warm up, then anneal), stepped every batch",
-        )
-        self.weight_decay = _float_field(d.weight_decay, "AdamW's decoupled weight decay")
-        self.clip = _float_field(
-            d.clip_value or 0.1, "Clip each gradient value to ± this; 0 turns clipping off"
-        )
-        self.device = QComboBox()
-        self.device.setToolTip("Where to train: auto picks CUDA, then Apple MPS, then the CPU")
-        self.device.addItem("auto", "auto")
-        self.device.addItem("CPU", "cpu")
-
-        form = QFormLayout()
-        form.addRow("Data folder:", folder_row)
-        form.addRow("", self.report_label)
-        form.addRow("Architecture:", self.arch)
-        form.addRow("", self.pretrained)
-        form.addRow("", self.fine_tune)
-        split_row = QHBoxLayout()
-        split_row.addWidget(self.split, 1)
-        split_row.addWidget(QLabel("folds"))
-        split_row.addWidget(self.folds)
-        form.addRow("Split:", split_row)
-        form.addRow("Epochs:", self.epochs)
-        form.addRow("Batch size:", self.batch)
-        form.addRow("Max learning rate:", self.max_lr)
-        form.addRow("Weight decay:", self.weight_decay)
-        form.addRow("Gradient clip:", self.clip)
-        form.addRow("Device:", self.device)
-        setup = QGroupBox("Set-up")
-        setup.setLayout(form)
-        self._arch_changed()
-
+    def _build_run_box(self) -> QGroupBox:
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(self.start)
         self.stop_button = QPushButton("Stop")
@@ -197,165 +124,85 @@ class TrainTab(QWidget):
         self.batch_bar = QProgressBar()
         self.batch_bar.setFormat("batch %v/%m")
         self.eta = QLabel("")
-        run_box = QVBoxLayout()
-        run_box.addLayout(buttons)
+        box = QVBoxLayout()
+        box.addLayout(buttons)
         for w in (self.stage, self.files_bar, self.epoch_bar, self.batch_bar, self.eta, self.error):
-            run_box.addWidget(w)
+            box.addWidget(w)
         self.runs = QListWidget()
         self.runs.setToolTip("Past runs: select one to see its curves and scores")
         self.runs.currentItemChanged.connect(self._run_selected)
         self.use_button = QPushButton("Use this model")
         self.use_button.clicked.connect(self._use_selected)
-        run_box.addWidget(QLabel("Runs:"))
-        run_box.addWidget(self.runs, 1)
-        run_box.addWidget(self.use_button)
-        run_group = QGroupBox("Run")
-        run_group.setLayout(run_box)
-
-        left = QVBoxLayout()
-        left.addWidget(setup)
-        left.addWidget(run_group, 1)
-        left_w = QWidget()
-        left_w.setLayout(left)
-        scroll = QScrollArea()  # the set-up column scrolls on small screens (laptops, 768 px)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(left_w)
-        self.plots = TrainPlots()
-        split = QSplitter()
-        split.addWidget(scroll)
-        split.addWidget(self.plots)
-        split.setStretchFactor(1, 3)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(split)
-        self._update_buttons()
+        box.addWidget(QLabel("Runs:"))
+        box.addWidget(self.runs, 1)
+        box.addWidget(self.use_button)
+        group = QGroupBox("Run")
+        group.setLayout(box)
+        return group
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
-        if "torch" in sys.modules and self.device.count() == 2:  # loaded by the window's worker
-            import torch
+        self.form.add_accelerators()
 
-            if torch.cuda.is_available():
-                self.device.addItem(f"CUDA ({torch.cuda.get_device_name(0)})", "cuda")
-            if torch.backends.mps.is_available():
-                self.device.addItem("Apple MPS", "mps")
-
-    def _arch_changed(self) -> None:
-        spec = get_architecture(self.arch.currentData())
-        self.pretrained.setEnabled(spec.supports_pretrained)
-        self.pretrained.setToolTip(spec.pretrained_help or "this architecture starts from scratch")
-        self.fine_tune.setEnabled(spec.transfer)
-        self.max_lr.setText(f"{spec.default_max_lr:g}")
-
-    # -- data folder ------------------------------------------------------------------------
-    def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Your GTZAN folder", self.folder.text())
-        if folder:
-            self.set_data_folder(folder)
-
-    def set_data_folder(self, folder: str) -> None:
-        """Validate on selection: the discovery report (reads and hashes every file, so off
-        the UI thread)."""
-        from mgr_desktop.train.discover import discover
-
-        self.folder.setText(folder)
-        self.report = None
-        if not folder.strip():
-            return
-        self.report_label.setPlainText("Reading the folder…")
-        self._report_future = self._executor.submit(discover, folder)
-        QTimer.singleShot(50, self._check_report)
-        self._update_buttons()
-
-    def _check_report(self) -> None:
-        from mgr_desktop.train.discover import DatasetError
-
-        fut = self._report_future
-        if fut is None:
-            return
-        if not fut.done():
-            QTimer.singleShot(50, self._check_report)
-            return
-        self._report_future = None
-        try:
-            self.report = fut.result()
-        except DatasetError as e:
-            self.report_label.setPlainText(f"✗ {e}")
-        except OSError as e:
-            self.report_label.setPlainText(f"✗ cannot read {e.filename}: {e.strerror or e}")
-        else:
-            self.report_label.setPlainText(self.report.summary())
-        self._update_buttons()
-
-    # -- runs -------------------------------------------------------------------------------
+    # -- starting and stopping ---------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.proc is not None
+        return self.process is not None
 
-    def config(self) -> TrainConfig:
-        clip = float(self.clip.text())
-        return TrainConfig(
-            arch=self.arch.currentData(), epochs=self.epochs.value(),
-            batch_size=self.batch.value(), max_lr=float(self.max_lr.text()),
-            weight_decay=float(self.weight_decay.text()), clip_value=clip if clip > 0 else None,
-            device=self.device.currentData(), pretrained=self.pretrained.isChecked(),
-            freeze_backbone=not self.fine_tune.isChecked(),
-        )  # fmt: skip
+    @property
+    def proc(self) -> Any:
+        """The training process, while one runs."""
+        return None if self.process is None else self.process.proc
 
     def start(self) -> None:
-        from mgr_desktop.train.runner import TrainJob, run_name
-
         if self.running:
             return
-        if self.report is None:
+        if self.form.report is None:
             self._fail("Choose a readable genre folder first.")
             return
         try:
-            config = self.config()
+            job = self.form.job(runs_dir())
         except ValueError as e:
             self._fail(f"Check the settings: {e}")
             return
-        split = self.split.currentData()
-        out = runs_dir() / run_name(config.arch, split)
-        job = TrainJob(str(self.report.root), str(out), split, self.folds.value(), config.to_dict())
-        self._save()
+        self.form.save(self.settings)
         self._launch(job)
 
     def resume(self) -> None:
         from mgr_desktop.train.runner import TrainJob
 
-        item = self.runs.currentItem()
-        if self.running or item is None:
+        path = self._selected_run()
+        if self.running or path is None:
             return
-        job = TrainJob.load(item.data(Qt.ItemDataRole.UserRole))
+        job = TrainJob.load(path)
         job.resume = True
         self._launch(job)
 
     def _launch(self, job: Any) -> None:
-        from mgr_desktop.train.runner import start_process
+        from mgr_desktop.train.runner import TrainProcess
 
         self.job = job
         self.plots.clear()
         if job.resume:
-            self._show_metrics(Path(job.out_dir))
+            self._show_run(read_run(job.out_dir))
         self.error.setText("")
         self.last_model = None
         self._epoch_times = []
+        self._fold = (1, job.folds if job.split == "kfold" else 1)
         self._epochs = job.config.get("epochs", 0)
         self.epoch_bar.setRange(0, max(1, self._epochs))
         self.epoch_bar.setValue(len(self.plots.history))
         self.batch_bar.setValue(0)
         self.files_bar.setValue(0)
         self.stage.setText("Starting…")
-        self.proc, self.events, self.stop_event = start_process(job)
+        self.process = TrainProcess(job)
         self.state = "caching"
         self.poll.start()
         self._update_buttons()
 
     def stop(self) -> None:
-        if self.stop_event is not None and self.running:
-            self.stop_event.set()
+        if self.running:
+            self.process.stop()
             self.state = "stopping"
             self.stage.setText("Stopping after this batch…")
             self._update_buttons()
@@ -364,90 +211,72 @@ class TrainTab(QWidget):
         """Window closing: stop, let the run write its checkpoint, and end the process."""
         if not self.running:
             return
-        self.stop_event.set()
-        self.proc.join(timeout)
-        if self.proc.is_alive():
-            self.proc.terminate()
-            self.proc.join(5)
-        self._drain()
+        for event in self.process.stop_and_wait(timeout):
+            self.handle(event)
         self._finish_process()
 
     # -- events from the training process ----------------------------------------------------
     def _drain(self) -> None:
-        for _ in range(500):
-            try:
-                event = self.events.get_nowait()
-            except (queue.Empty, OSError, ValueError, EOFError):
-                break
+        if self.process is None:
+            return
+        for event in self.process.poll():
             self.handle(event)
-        if self.proc is not None and not self.proc.is_alive() and self.state in (
-                "caching", "training", "stopping"):  # fmt: skip
-            try:  # a last look: events can arrive just after the process exits
-                while True:
-                    self.handle(self.events.get(timeout=0.2))
-            except (queue.Empty, OSError, ValueError, EOFError):
-                pass
-            if self.state in ("caching", "training", "stopping"):
-                self._fail(
-                    f"The training process ended unexpectedly (exit code {self.proc.exitcode})."
-                )
+        if self.process is not None and self.process.over:
             self._finish_process()
 
-    def handle(self, e: dict[str, Any]) -> None:
-        kind = e["kind"]
-        if kind == "dataset":
-            self.stage.setText("Reading features…")
-        elif kind == "cache_start":
-            self.files_bar.setRange(0, max(1, e["total"]))
-        elif kind == "cache_progress":
-            self.files_bar.setValue(e["done"])
-        elif kind == "cache_done":
-            self.files_bar.setValue(self.files_bar.maximum())
-            self.state = "training" if self.state == "caching" else self.state
-            self._t_train = time.monotonic()
-        elif kind == "epoch_start":
-            self.epoch_bar.setRange(0, e["epochs"])
-            self.epoch_bar.setValue(e["epoch"])
-            self.batch_bar.setRange(0, e["batches"])
-            self.batch_bar.setValue(0)
-            self._epochs = e["epochs"]
-            if self.state != "stopping":
-                self.stage.setText(f"Training epoch {e['epoch'] + 1} of {e['epochs']}")
-        elif kind == "batch":
-            self.batch_bar.setValue(e["batch"] + 1)
-            self.plots.add_lr(e["lr"])
-            self._update_eta(e)
-        elif kind == "epoch_end":
-            self.epoch_bar.setValue(e["epoch"])
-            self._epoch_times.append(e["seconds"])
-            self.plots.set_history([*self.plots.history, e])
-        elif kind == "test":
-            self.plots.show_test(e["metrics"])
-        elif kind in ("message", "resumed"):
-            self.stage.setText(e["text"])
-        elif kind == "error":
-            self._fail(e["text"])
-        elif kind == "finished":
-            self._finished(e)
+    def handle(self, e: ev.Event) -> None:
+        handler = self._handlers.get(type(e))
+        if handler is not None:
+            handler(e)
 
-    def _update_eta(self, e: dict[str, Any]) -> None:
-        left_epochs = self._epochs - e["epoch"] - 1
+    def _cache_done(self, e: ev.CacheDone) -> None:
+        self.files_bar.setValue(self.files_bar.maximum())
+        self.state = "training" if self.state == "caching" else self.state
+        self._t_train = time.monotonic()
+
+    def _fold_started(self, e: ev.FoldStarted) -> None:
+        self._fold = (e.fold, e.folds)
+        self._epoch_times = []
+        self.plots.clear()  # each fold's own curves
+        self.stage.setText(e.text)
+
+    def _epoch_started(self, e: ev.EpochStarted) -> None:
+        self.epoch_bar.setRange(0, e.epochs)
+        self.epoch_bar.setValue(e.epoch)
+        self.batch_bar.setRange(0, e.batches)
+        self.batch_bar.setValue(0)
+        self._epochs = e.epochs
+        if self.state != "stopping":
+            fold, folds = self._fold
+            prefix = f"Fold {fold} of {folds}: t" if folds > 1 else "T"
+            self.stage.setText(f"{prefix}raining epoch {e.epoch + 1} of {e.epochs}")
+
+    def _batch(self, e: ev.BatchProgress) -> None:
+        self.batch_bar.setValue(e.batch + 1)
+        self.plots.add_lr(e.lr)
+        self._update_eta(e)
+
+    def _epoch_ended(self, e: ev.EpochEnded) -> None:
+        self.epoch_bar.setValue(e.epoch)
+        self._epoch_times.append(e.seconds)
+        self.plots.set_history([*self.plots.history, e.row()])
+
+    def _update_eta(self, e: ev.BatchProgress) -> None:
+        fold, folds = self._fold
+        left_epochs = self._epochs - e.epoch - 1 + self._epochs * (folds - fold)
         if self._epoch_times:
             per_epoch = sum(self._epoch_times) / len(self._epoch_times)
-            left = per_epoch * left_epochs + per_epoch * (1 - (e["batch"] + 1) / e["batches"])
+            left = per_epoch * left_epochs + per_epoch * (1 - (e.batch + 1) / e.batches)
         else:
-            per_batch = e["elapsed"] / (e["batch"] + 1)
-            left = per_batch * (e["batches"] * (left_epochs + 1) - e["batch"] - 1)
+            per_batch = e.elapsed / (e.batch + 1)
+            left = per_batch * (e.batches * (left_epochs + 1) - e.batch - 1)
         self.eta.setText(f"about {int(left // 60)} min {int(left % 60):02d} s left")
 
-    def _finished(self, e: dict[str, Any]) -> None:
-        from mgr_desktop.train.runner import install_model
-
-        out = Path(e["out_dir"])
-        if e["status"] == "finished":
+    def _finished(self, e: ev.RunEnded) -> None:
+        if e.status == FINISHED:
             self.state = "finished"
             try:
-                path = install_model(out)
+                path = install_model(e.out_dir)
             except OSError as err:
                 self._fail(f"Trained, but could not save the model: {err.strerror or err}")
             else:
@@ -461,7 +290,6 @@ class TrainTab(QWidget):
             )
         self.eta.setText("")
         self._finish_process()
-        self.refresh_runs(select=str(out))
 
     def _fail(self, text: str) -> None:
         self.state = "failed" if self.running else self.state
@@ -470,39 +298,35 @@ class TrainTab(QWidget):
 
     def _finish_process(self) -> None:
         self.poll.stop()
-        if self.proc is not None:
-            self.proc.join(5)
-        self.proc = None
+        if self.process is not None:
+            self.process.join(5)
+            self.process = None
+            self.refresh_runs(select=self.job.out_dir)  # listed however it ended
         self._update_buttons()
 
     def _update_buttons(self) -> None:
         running = self.running
-        self.start_button.setEnabled(not running and self.report is not None)
+        self.start_button.setEnabled(not running and self.form.report is not None)
         self.stop_button.setEnabled(running and self.state != "stopping")
-        item = self.runs.currentItem()
-        can_resume = False
-        if item is not None and not running:
-            run = Path(item.data(Qt.ItemDataRole.UserRole))
-            can_resume = (run / "last.safetensors").exists() and not _finished(run)
-        self.resume_button.setEnabled(can_resume)
-        self.use_button.setEnabled(
-            item is not None
-            and not running
-            and (Path(item.data(Qt.ItemDataRole.UserRole)) / "model.safetensors").exists()
-        )
+        path = self._selected_run()
+        run = read_run(path) if path is not None and not running else None
+        self.resume_button.setEnabled(run is not None and run.resumable)
+        self.use_button.setEnabled(run is not None and run.has_model)
 
     # -- past runs --------------------------------------------------------------------------
-    def refresh_runs(self, select: str | None = None) -> None:
-        from mgr_desktop.train.runner import list_runs
+    def _selected_run(self) -> Path | None:
+        item = self.runs.currentItem()
+        return None if item is None else Path(item.data(Qt.ItemDataRole.UserRole))
 
+    def refresh_runs(self, select: str | None = None) -> None:
+        select = select or (str(self._selected_run()) if self._selected_run() else None)
         self.runs.blockSignals(True)
         self.runs.clear()
-        for run in list_runs(runs_dir()):
-            status = "finished" if _finished(run) else "stopped"
-            item = QListWidgetItem(f"{run.name}  ({status})")
-            item.setData(Qt.ItemDataRole.UserRole, str(run))
+        for path in list_runs(runs_dir()):
+            item = QListWidgetItem(f"{path.name}  ({read_run(path).status})")
+            item.setData(Qt.ItemDataRole.UserRole, str(path))
             self.runs.addItem(item)
-            if select and str(run) == select:
+            if select and str(path) == select:
                 self.runs.setCurrentItem(item)
         self.runs.blockSignals(False)
         self._update_buttons()
@@ -512,65 +336,23 @@ class TrainTab(QWidget):
         if item is None or self.running:
             return
         self.plots.clear()
-        self._show_metrics(Path(item.data(Qt.ItemDataRole.UserRole)))
+        self._show_run(read_run(item.data(Qt.ItemDataRole.UserRole)))
 
-    def _show_metrics(self, run: Path) -> None:
-        try:
-            metrics = json.loads((run / "metrics.json").read_text())
-        except (OSError, ValueError):
-            return
-        self.plots.set_history(metrics.get("history", []))
-        if metrics.get("test"):
-            self.plots.show_test(metrics["test"])
+    def _show_run(self, run: Run) -> None:
+        self.plots.set_history(run.history)
+        if run.test:
+            self.plots.show_test(run.test)
+        if run.kfold:
+            self.plots.show_kfold(run.kfold, run.folds)
 
     def _use_selected(self) -> None:
-        from mgr_desktop.train.runner import install_model
-
-        item = self.runs.currentItem()
-        if item is None:
+        path = self._selected_run()
+        if path is None:
             return
-        run = Path(item.data(Qt.ItemDataRole.UserRole))
         try:
-            path = install_model(run)
+            model = install_model(path)
         except OSError as e:
             self._fail(f"Cannot install the model: {e.strerror or e}")
             return
-        self.model_ready.emit(str(path))
-        self.use_requested.emit(str(path))
-
-    # -- remembered settings ----------------------------------------------------------------
-    def _save(self) -> None:
-        self.settings.set(Key.TRAIN, json.dumps({
-            "folder": self.folder.text(), "arch": self.arch.currentData(),
-            "split": self.split.currentData(), "epochs": self.epochs.value(),
-            "batch": self.batch.value(), "max_lr": self.max_lr.text(),
-            "weight_decay": self.weight_decay.text(), "clip": self.clip.text(),
-        }))  # fmt: skip
-
-    def _restore(self) -> None:
-        try:
-            saved = json.loads(self.settings.get(Key.TRAIN) or "{}")
-        except ValueError:
-            return
-        if not saved:
-            return
-        self.arch.setCurrentIndex(max(0, self.arch.findData(saved.get("arch"))))
-        self.split.setCurrentIndex(max(0, self.split.findData(saved.get("split"))))
-        self.epochs.setValue(int(saved.get("epochs", self.epochs.value())))
-        self.batch.setValue(int(saved.get("batch", self.batch.value())))
-        for field, key in (
-            (self.max_lr, "max_lr"),
-            (self.weight_decay, "weight_decay"),
-            (self.clip, "clip"),
-        ):
-            if key in saved:
-                field.setText(saved[key])
-        if saved.get("folder"):
-            self.folder.setText(saved["folder"])
-
-
-def _finished(run: Path) -> bool:
-    try:
-        return json.loads((run / "metrics.json").read_text()).get("test") is not None
-    except (OSError, ValueError):
-        return False
+        self.model_ready.emit(str(model))
+        self.use_requested.emit(str(model))

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -14,9 +12,18 @@ from mgr_desktop.config import FeatureConfig
 from mgr_desktop.paths import cache_dir
 from mgr_desktop.train.cache import FeatureCache
 from mgr_desktop.train.discover import DatasetError, DatasetReport, Track, discover
+from mgr_desktop.train.events import (
+    CacheDone,
+    CacheProgress,
+    CacheStarted,
+    DatasetFound,
+    EventSink,
+    Message,
+    ignore,
+)
 from mgr_desktop.train.splits import Split, fault_filtered_split, kfold_splits, random_split
 
-EventSink = Callable[[dict[str, Any]], None]
+__all__ = ["EventSink", "TrainData", "make_splits", "prepare"]
 
 
 @dataclass
@@ -55,30 +62,22 @@ def prepare(
     stop: threading.Event | None = None,
 ) -> list[TrainData]:
     """Discover, split by track, and cache features (one TrainData per fold)."""
-    emit = on_event or (lambda e: None)
+    emit = on_event or ignore
     cfg = features_cfg or FeatureConfig()
     report = discover(root)
-    emit({"kind": "dataset", "report": report.to_json(), "summary": report.summary()})
+    emit(DatasetFound(report.summary(), report.to_json()))
     splits = make_splits(report, split, seed, folds)
     needed = sorted({t.path for s in splits for t in (*s.train, *s.valid, *s.test)}, key=str)
     store = FeatureCache(cache or cache_dir() / "features", cfg)
-    emit({"kind": "cache_start", "total": len(needed)})
+    emit(CacheStarted(len(needed)))
     built = store.build(
         needed,
-        on_progress=lambda done, total, path: emit(
-            {"kind": "cache_progress", "done": done, "total": total, "path": path}),
+        on_progress=lambda done, total, path: emit(CacheProgress(done, total, str(path))),
         stop=stop,
     )  # fmt: skip
     for path, reason in built.failures:
-        emit({"kind": "message", "text": f"skipped {path}: {reason}"})
-    emit(
-        {
-            "kind": "cache_done",
-            "total": len(needed),
-            "hits": built.hits,
-            "failed": len(built.failures),
-        }
-    )
+        emit(Message(f"skipped {path}: {reason}"))
+    emit(CacheDone(len(needed), built.hits, len(built.failures)))
     ok = set(built.features)
     out = []
     for s in splits:

@@ -20,7 +20,6 @@ once, in memory.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import threading
@@ -35,7 +34,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mgr_desktop.atomic import write_text_atomic
 from mgr_desktop.config import FeatureConfig
 from mgr_desktop.device import pick_device
 from mgr_desktop.dsp.mel import frame_windows, normalise, segment_starts
@@ -45,19 +43,28 @@ from mgr_desktop.paths import cache_dir
 from mgr_desktop.train.augment import make_batch, plan_epoch
 from mgr_desktop.train.cache import FeatureCache
 from mgr_desktop.train.calibrate import fit_temperature
-from mgr_desktop.train.data import EventSink, TrainData
+from mgr_desktop.train.data import TrainData
 from mgr_desktop.train.distributed import Dist
-from mgr_desktop.train.loop import (
-    METRICS_FILE,
-    MODEL_FILE,
-    RunResult,
-    _metrics_doc,
-    _summary,
-    _window_logp,
-    evaluate,
+from mgr_desktop.train.evaluation import evaluate, window_logp_per_track
+from mgr_desktop.train.events import (
+    BatchProgress,
+    CacheDone,
+    CacheProgress,
+    CacheStarted,
+    CheckpointSaved,
+    EpochEnded,
+    EpochStarted,
+    EventSink,
+    FitFinished,
+    Message,
+    RunStopped,
+    TestMeasured,
+    ignore,
 )
+from mgr_desktop.train.loop import RunResult
 from mgr_desktop.train.probe import class_weights
 from mgr_desktop.train.recipe import TrainConfig
+from mgr_desktop.train.runs import MODEL_FILE, metrics_doc, run_summary, write_metrics
 
 
 @dataclass(frozen=True)
@@ -175,8 +182,8 @@ def teacher_logits(
     A musicnn teacher's embeddings come from (and go to) the user cache; its segment head then
     costs nothing. Other teachers run on every window, kept in memory."""
     teacher.eval()
-    emit({"kind": "cache_start", "total": len(tracks)})
-    progress = lambda d, n, p: emit({"kind": "cache_progress", "done": d, "total": n, "path": p})  # noqa: E731
+    emit(CacheStarted(len(tracks)))
+    progress = lambda d, n, p: emit(CacheProgress(d, n, str(p)))  # noqa: E731
     out: dict[str, torch.Tensor] = {}
     if hasattr(teacher, "backbones") and hasattr(teacher, "head_logits"):
         from mgr_desktop.train.embeddings import EmbeddingCache
@@ -202,7 +209,7 @@ def teacher_logits(
                 ]
                 out[t] = torch.cat(parts).float().cpu()
                 progress(done, len(tracks), t)
-    emit({"kind": "cache_done", "total": len(tracks), "hits": 0, "failed": 0})
+    emit(CacheDone(len(tracks), hits=0, failed=0))
     return out
 
 
@@ -227,14 +234,14 @@ def soft_segments(
     features = dict(labelled.features)
     n_files = 0
     if files:
-        emit({"kind": "message", "text": f"decoding {len(files)} unlabelled songs"})
+        emit(Message(f"decoding {len(files)} unlabelled songs"))
         built = FeatureCache(cache_dir() / "features", cfg).build(files, stop=stop)
         for path, reason in built.failures:
-            emit({"kind": "message", "text": f"skipped {path}: {reason}"})
+            emit(Message(f"skipped {path}: {reason}"))
         features.update(built.features)
         files = [p for p in files if str(p) in built.features]
         n_files = len(files)
-    emit({"kind": "message", "text": "the teacher labels every segment"})
+    emit(Message("the teacher labels every segment"))
     tracks = [p for p, _ in train] + [str(p) for p in files]
     logits = teacher_logits(teacher, tracks, features, cfg, distill.hop_seconds, device, emit, stop)
     windows: list[np.ndarray] = []
@@ -278,7 +285,7 @@ def fit_distilled(
 
     `temperature`: the calibration temperature to store when there are no validation tracks
     (for example one fitted on validation in a held-out run of the same recipe)."""
-    emit = on_event or (lambda e: None)
+    emit = on_event or ignore
     distill = distill or DistillConfig()
     cfg = labelled.features_cfg
     arch = get_architecture(config.arch)
@@ -296,9 +303,12 @@ def fit_distilled(
         raise ValueError(
             f"the teacher gives {segs.logits.shape[1]} scores for {len(labels)} labels"
         )
-    emit({"kind": "message", "text": f"{segs.n_labelled} labelled segments of "
-          f"{segs.n_labelled_tracks} tracks, {segs.n_unlabelled} unlabelled segments of "
-          f"{segs.n_unlabelled_files} songs"})  # fmt: skip
+    emit(
+        Message(
+            f"{segs.n_labelled} labelled segments of {segs.n_labelled_tracks} tracks, "
+            f"{segs.n_unlabelled} unlabelled segments of {segs.n_unlabelled_files} songs"
+        )
+    )
     known = segs.labels >= 0
     weights = torch.ones(len(segs.labels))
     cw = class_weights(segs.labels[known], len(labels), config)
@@ -323,15 +333,14 @@ def fit_distilled(
         batches = plan.batches(config.batch_size)
         g = torch.Generator().manual_seed(config.seed * 100_003 + epoch * 1009)
         gains = (torch.rand(len(plan.order), generator=g) * 2 - 1) * distill.gain_db
-        emit({"kind": "epoch_start", "epoch": epoch, "epochs": config.epochs,
-              "batches": len(batches)})  # fmt: skip
+        emit(EpochStarted(epoch, config.epochs, len(batches)))
         model.train()
         t0 = time.perf_counter()
         sums = np.zeros(3)
         for b, idx in enumerate(batches):
             if stop is not None and stop.is_set():
-                emit({"kind": "stopped", "epoch": epoch, "batch": b})
-                return RunResult("stopped", out, _metrics_doc(history, labelled, None, epoch))
+                emit(RunStopped(epoch, b))
+                return RunResult("stopped", out, metrics_doc(history, labelled, None, epoch))
             x = make_batch(segs.windows, plan, idx, width, cfg.floor_value)
             x = normalise(apply_gain(x, cfg, gains[idx]), cfg).unsqueeze(1).to(device)
             seg = torch.from_numpy(plan.order[idx])
@@ -349,9 +358,8 @@ def fit_distilled(
             optimizer.step()
             scheduler.step()
             sums += np.array([float(v.detach()) for v in (loss, soft, hard)]) * len(idx)
-            emit({"kind": "batch", "epoch": epoch, "batch": b, "batches": len(batches),
-                  "loss": float(loss.detach()), "lr": lr,
-                  "elapsed": time.perf_counter() - t0})  # fmt: skip
+            emit(BatchProgress(epoch, b, len(batches), float(loss.detach()), lr,
+                               time.perf_counter() - t0))  # fmt: skip
         mean = sums / len(plan.order)
         row: dict[str, Any] = {
             "epoch": epoch + 1, "train_loss": float(mean[0]), "train_soft_loss": float(mean[1]),
@@ -371,13 +379,16 @@ def fit_distilled(
             best_epoch = epoch + 1
         # JSON has no NaN: the history says null where there was nothing to validate on.
         history.append({k: None if v != v else v for k, v in row.items()})
-        emit({"kind": "epoch_end", **row, "epochs": config.epochs, "best_epoch": best_epoch})
+        emit(EpochEnded.from_row(row, config.epochs, best_epoch))
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
     if valid_x:  # calibrate on validation, as the loop does
         temperature = fit_temperature(
-            _window_logp(model, valid_x, valid_y, labels, cfg, device, config, Dist()), valid_y
+            window_logp_per_track(
+                model, valid_x, valid_y, labels, cfg, device, config.eval_hop_seconds, Dist()
+            ),
+            valid_y,
         )
     temperature = 1.0 if temperature is None else temperature
     test_x, test_y = labelled.arrays("test")
@@ -387,14 +398,14 @@ def fit_distilled(
                         temperature=temperature)  # fmt: skip
         report = test.report()
     else:
-        emit({"kind": "message", "text": "no test subset: the test was not measured"})
+        emit(Message("no test subset: the test was not measured"))
     distilled = {
         "teacher": teacher_name, **asdict(distill),
         "labelled_tracks": segs.n_labelled_tracks, "labelled_segments": segs.n_labelled,
         "unlabelled_files": segs.n_unlabelled_files, "unlabelled_segments": segs.n_unlabelled,
     }  # fmt: skip
     valid_acc = best_key[0] if valid_x else None
-    training = {**_summary(config, labelled), "best_epoch": best_epoch,
+    training = {**run_summary(config, labelled), "best_epoch": best_epoch,
                 "epochs_completed": len(history), "valid_track_accuracy": valid_acc,
                 "temperature": temperature, "distillation": distilled}  # fmt: skip
     if report is not None:
@@ -403,11 +414,11 @@ def fit_distilled(
     save_model(out / MODEL_FILE, model, ModelInfo(
         config.arch, tuple(labels), cfg, name=out.name, temperature=temperature,
         training=training))  # fmt: skip
-    emit({"kind": "checkpoint", "which": "best", "path": str(out / MODEL_FILE)})
-    metrics = {**_metrics_doc(history, labelled, report, len(history)),
+    emit(CheckpointSaved("best", str(out / MODEL_FILE)))
+    metrics = {**metrics_doc(history, labelled, report, len(history), finished=True),
                "temperature": temperature, "distillation": distilled}  # fmt: skip
-    write_text_atomic(out / METRICS_FILE, json.dumps(metrics, indent=1))
+    write_metrics(out, metrics)
     if report is not None:
-        emit({"kind": "test", "metrics": report})
-    emit({"kind": "done", "out_dir": str(out), "model": str(out / MODEL_FILE)})
+        emit(TestMeasured(report))
+    emit(FitFinished(str(out), str(out / MODEL_FILE)))
     return RunResult("finished", out, metrics)

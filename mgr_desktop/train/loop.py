@@ -1,43 +1,59 @@
 """The one training loop, used by `mgr-desktop train`, the training tab and torchrun.
 
-`fit(config, data, out_dir, on_event, stop)` reports through events (plain dicts, so they
-cross a process queue) and stops within one batch when `stop` is set, leaving `last` to
-resume from.
+`fit(config, data, out_dir, on_event, stop)` reports through typed events (`train.events`:
+frozen dataclasses, so they cross a process queue) and stops within one batch when `stop` is
+set, leaving `last` to resume from.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import math
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from mgr_desktop.atomic import write_text_atomic
 from mgr_desktop.config import FeatureConfig
 from mgr_desktop.device import pick_device
-from mgr_desktop.dsp.mel import frame_windows, normalise
+from mgr_desktop.dsp.mel import normalise
 from mgr_desktop.models.checkpoint import CheckpointError, ModelInfo, save_model
 from mgr_desktop.models.registry import build_model
 from mgr_desktop.train.augment import make_batch, plan_epoch
 from mgr_desktop.train.calibrate import fit_temperature
 from mgr_desktop.train.data import TrainData
 from mgr_desktop.train.distributed import Dist, init_from_env
-from mgr_desktop.train.metrics import Evaluation, evaluation_from_window_logp
+from mgr_desktop.train.evaluation import evaluate, window_logp_per_track
+from mgr_desktop.train.events import (
+    BatchProgress,
+    CheckpointSaved,
+    EpochEnded,
+    EpochStarted,
+    EventSink,
+    FitFinished,
+    Message,
+    Resumed,
+    RunStopped,
+    TestMeasured,
+    ignore,
+)
 from mgr_desktop.train.recipe import TrainConfig
+from mgr_desktop.train.runs import (
+    METRICS_FILE,
+    MODEL_FILE,
+    STATE_FILE,
+    metrics_doc,
+    run_summary,
+    write_metrics,
+)
 from mgr_desktop.train.state import load_state, restore_rng, save_state
 
-EventSink = Callable[[dict[str, Any]], None]
-MODEL_FILE, STATE_FILE, METRICS_FILE = "model.safetensors", "last.safetensors", "metrics.json"
+__all__ = ["METRICS_FILE", "MODEL_FILE", "STATE_FILE", "EventSink", "ResumeError", "RunResult",
+           "evaluate", "fit"]  # fmt: skip
 
 
 @dataclass
@@ -55,89 +71,6 @@ class ResumeError(Exception):
     pass
 
 
-def evaluate(
-    model: nn.Module,
-    feats: list[np.ndarray],
-    targets: list[int],
-    labels: list[str],
-    cfg: FeatureConfig,
-    device: torch.device,
-    hop_seconds: float = 1.5,
-    dist: Dist | None = None,
-    batch_windows: int = 256,
-    temperature: float = 1.0,
-    per_track_out: dict[int, np.ndarray] | None = None,
-) -> Evaluation:
-    """Every window of every track (hop `hop_seconds`), aggregated per track as in inference.
-    Under torchrun each rank takes a share of the tracks and the results are gathered."""
-    if hasattr(model, "track_logits"):  # a track head gives the verdict, as in inference
-        return _evaluate_track_head(model, feats, targets, labels, cfg, device, hop_seconds,
-                                    temperature)  # fmt: skip
-    d = dist or Dist()
-    mine = list(range(d.rank, len(feats), d.world))
-    per_track: dict[int, np.ndarray] = {}
-    was_training = model.training
-    model.eval()
-    with torch.inference_mode():
-        pending: list[tuple[int, torch.Tensor]] = []
-
-        def flush() -> None:
-            x = torch.cat([w for _, w in pending])
-            x = normalise(x, cfg).unsqueeze(1).to(device)
-            logp = torch.log_softmax(model(x).float() / temperature, -1).cpu().numpy()
-            pos = 0
-            for i, w in pending:
-                per_track[i] = logp[pos : pos + len(w)]
-                pos += len(w)
-            pending.clear()
-
-        for i in mine:
-            windows, _ = frame_windows(
-                torch.from_numpy(feats[i].astype(np.float32)), cfg, hop_seconds
-            )
-            pending.append((i, windows))
-            if sum(len(w) for _, w in pending) >= batch_windows:
-                flush()
-        if pending:
-            flush()
-    model.train(was_training)
-    for part in d.gather(per_track):
-        per_track.update(part)
-    if per_track_out is not None:
-        per_track_out.update(per_track)
-    order = sorted(per_track)
-    return evaluation_from_window_logp(
-        [per_track[i] for i in order], [targets[i] for i in order], labels
-    )
-
-
-def _evaluate_track_head(
-    model: nn.Module,
-    feats: list[np.ndarray],
-    targets: list[int],
-    labels: list[str],
-    cfg: FeatureConfig,
-    device: torch.device,
-    hop_seconds: float,
-    temperature: float,
-) -> Evaluation:
-    from mgr_desktop.train.embeddings import segment_embeddings
-    from mgr_desktop.train.probe import probe_report
-
-    model.eval()
-    embeddings = [
-        torch.from_numpy(segment_embeddings(model, f, cfg, hop_seconds, device)) for f in feats
-    ]
-    report = probe_report(model, embeddings, targets, labels, device, temperature)
-    segments = [
-        torch.log_softmax(model.head_logits(e.to(device)).float(), -1).cpu().numpy()  # type: ignore[operator]
-        for e in embeddings
-    ]
-    ev = evaluation_from_window_logp(segments, targets, labels)
-    ev.track_pred = np.asarray(report["probabilities"]).argmax(1)
-    return ev
-
-
 def fit(
     config: TrainConfig,
     data: TrainData,
@@ -146,12 +79,12 @@ def fit(
     stop: threading.Event | None = None,
     resume: bool = False,
 ) -> RunResult:
-    emit = on_event or (lambda e: None)
+    emit = on_event or ignore
     if config.probe:
         from mgr_desktop.train.probe import run_probe
 
         if resume:
-            emit({"kind": "message", "text": "a head-only run is quick: starting it again"})
+            emit(Message("a head-only run is quick: starting it again"))
         return run_probe(config, data, Path(out_dir), emit, stop)
     device = pick_device(config.device)
     d = init_from_env(device.type)
@@ -159,7 +92,7 @@ def fit(
         device = torch.device("cuda", d.local_rank)
         torch.cuda.set_device(device)
     if not d.is_main:  # only rank 0 talks and writes
-        emit = lambda e: None  # noqa: E731
+        emit = ignore
     out = Path(out_dir)
     if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -174,7 +107,7 @@ def fit(
         config.arch,
         len(labels),
         pretrained=config.pretrained and not resume,
-        on_message=lambda t: emit({"kind": "message", "text": t}),
+        on_message=lambda t: emit(Message(t)),
     )
     model.to(device)
     optimizer = torch.optim.AdamW(
@@ -208,17 +141,9 @@ def fit(
         start_epoch, start_batch = meta["epoch"], meta["batch"]
         history, best_acc, best_epoch = meta["history"], meta["best_acc"], meta["best_epoch"]
         loss_sum, loss_count = meta["loss_sum"], meta["loss_count"]
-        emit(
-            {
-                "kind": "resumed",
-                "epoch": start_epoch,
-                "batch": start_batch,
-                "text": f"resumed from {out / STATE_FILE} at epoch {start_epoch + 1}, "
-                f"batch {start_batch + 1}",
-            }
-        )
+        emit(Resumed(start_epoch, start_batch, str(out / STATE_FILE)))
         if start_epoch >= config.epochs:
-            emit({"kind": "message", "text": "all epochs were already completed"})
+            emit(Message("all epochs were already completed"))
 
     net: nn.Module = model
     if d.enabled:
@@ -237,9 +162,9 @@ def fit(
                        "config": config.to_dict(), "labels": labels,
                        "features": cfg.to_dict(), "split": data.split.to_json(),
                    })  # fmt: skip
-        emit({"kind": "checkpoint", "which": "last", "path": str(out / STATE_FILE)})
+        emit(CheckpointSaved("last", str(out / STATE_FILE)))
 
-    summary = _summary(config, data)
+    summary = run_summary(config, data)
     from mgr_desktop.train.probe import class_weights
 
     weights = class_weights(torch.tensor(train_y), len(labels), config)
@@ -251,22 +176,15 @@ def fit(
         if first == 0:  # a mid-epoch resume restored the RNG state instead
             torch.manual_seed(config.seed * 100_003 + epoch * 1009 + d.rank)
             loss_sum, loss_count = 0.0, 0
-        emit(
-            {
-                "kind": "epoch_start",
-                "epoch": epoch,
-                "epochs": config.epochs,
-                "batches": len(batches),
-            }
-        )
+        emit(EpochStarted(epoch, config.epochs, len(batches)))
         net.train()
         t0 = time.perf_counter()
         for b in range(first, len(batches)):
             if stop is not None and stop.is_set():
                 snapshot(epoch, b)
                 d.barrier()
-                emit({"kind": "stopped", "epoch": epoch, "batch": b})
-                return RunResult("stopped", out, _metrics_doc(history, data, None, epoch))
+                emit(RunStopped(epoch, b))
+                return RunResult("stopped", out, metrics_doc(history, data, None, epoch))
             idx = batches[b]
             x = normalise(make_batch(train_x, plan, idx, width, cfg.floor_value), cfg).unsqueeze(1)
             y = torch.tensor([train_y[plan.order[i]] for i in idx])
@@ -301,17 +219,8 @@ def fit(
             scheduler.step()
             loss_sum += float(loss.detach()) * len(idx)
             loss_count += len(idx)
-            emit(
-                {
-                    "kind": "batch",
-                    "epoch": epoch,
-                    "batch": b,
-                    "batches": len(batches),
-                    "loss": float(loss.detach()),
-                    "lr": lr,
-                    "elapsed": time.perf_counter() - t0,
-                }
-            )
+            emit(BatchProgress(epoch, b, len(batches), float(loss.detach()), lr,
+                               time.perf_counter() - t0))  # fmt: skip
 
         train_loss = d.mean(loss_sum / max(1, loss_count))
         ev = evaluate(model, valid_x, valid_y, labels, cfg, device, config.eval_hop_seconds, d)
@@ -333,15 +242,12 @@ def fit(
                     config.arch, tuple(labels), cfg, name=out.name,
                     training={**summary, "best_epoch": best_epoch, "epochs_completed": epoch + 1,
                               "valid_track_accuracy": best_acc}))  # fmt: skip
-                emit({"kind": "checkpoint", "which": "best", "path": str(out / MODEL_FILE)})
+                emit(CheckpointSaved("best", str(out / MODEL_FILE)))
         loss_sum, loss_count = 0.0, 0
         snapshot(epoch + 1, 0)
         if d.is_main:
-            write_text_atomic(
-                out / METRICS_FILE,
-                json.dumps(_metrics_doc(history, data, None, epoch + 1), indent=1),
-            )
-        emit({"kind": "epoch_end", **row, "epochs": config.epochs, "best_epoch": best_epoch})
+            write_metrics(out, metrics_doc(history, data, None, epoch + 1))
+        emit(EpochEnded.from_row(row, config.epochs, best_epoch))
 
     # Test once, with the best weights (chosen on validation, never on test).
     if best_state is None:
@@ -349,7 +255,10 @@ def fit(
     model.load_state_dict(best_state)
     # Calibrate: one temperature fitted on the validation tracks, saved with the model.
     temperature = fit_temperature(
-        _window_logp(model, valid_x, valid_y, labels, cfg, device, config, d), valid_y
+        window_logp_per_track(
+            model, valid_x, valid_y, labels, cfg, device, config.eval_hop_seconds, d
+        ),
+        valid_y,
     )
     test_x, test_y = data.arrays("test")
     report = None
@@ -358,10 +267,10 @@ def fit(
                         temperature=temperature)  # fmt: skip
         report = test.report()
     else:
-        emit({"kind": "message", "text": "no test subset: the test was not measured"})
-    metrics = _metrics_doc(history, data, report, len(history))
+        emit(Message("no test subset: the test was not measured"))
+    metrics = metrics_doc(history, data, report, len(history), finished=True)
     if d.is_main:
-        write_text_atomic(out / METRICS_FILE, json.dumps(metrics, indent=1))
+        write_metrics(out, metrics)
         scores = {} if report is None else {
             "test_track_accuracy": report["track_accuracy"],
             "test_segment_accuracy": report["segment_accuracy"],
@@ -373,26 +282,9 @@ def fit(
                       **scores}))  # fmt: skip
     d.barrier()
     if report is not None:
-        emit({"kind": "test", "metrics": report})
-    emit({"kind": "done", "out_dir": str(out), "model": str(out / MODEL_FILE)})
+        emit(TestMeasured(report))
+    emit(FitFinished(str(out), str(out / MODEL_FILE)))
     return RunResult("finished", out, metrics)
-
-
-def _window_logp(
-    model: nn.Module,
-    feats: list[np.ndarray],
-    targets: list[int],
-    labels: list[str],
-    cfg: FeatureConfig,
-    device: torch.device,
-    config: TrainConfig,
-    d: Dist,
-) -> list[torch.Tensor]:
-    """Each validation track's window log-probabilities, for fitting the temperature."""
-    ev_hook: dict[int, np.ndarray] = {}
-    evaluate(model, feats, targets, labels, cfg, device, config.eval_hop_seconds, d,
-             per_track_out=ev_hook)  # fmt: skip
-    return [torch.from_numpy(ev_hook[i]) for i in sorted(ev_hook)]
 
 
 def _best_from_disk(out: Path, model: nn.Module, d: Dist) -> dict[str, torch.Tensor]:
@@ -424,25 +316,3 @@ def _load_resume(
     if FeatureConfig.from_dict(meta["features"]) != cfg:
         raise ResumeError(f"{path}: feature settings differ from this run's")
     return meta, weights
-
-
-def _summary(config: TrainConfig, data: TrainData) -> dict[str, Any]:
-    return {
-        "data": data.root, "split": data.split.name,
-        "tracks": {p: len(getattr(data.split, p)) for p in ("train", "valid", "test")},
-        "arch": config.arch, "epochs": config.epochs, "batch_size": config.batch_size,
-        "max_lr": config.peak_lr, "weight_decay": config.weight_decay,
-        "clip_value": config.clip_value, "clip_norm": config.clip_norm, "seed": config.seed,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }  # fmt: skip
-
-
-def _metrics_doc(
-    history: list[dict[str, Any]],
-    data: TrainData,
-    test: dict[str, Any] | None,
-    epochs_completed: int,
-) -> dict[str, Any]:
-    return {"history": history, "epochs_completed": epochs_completed,
-            "split": data.split.to_json(), "split_name": data.split.name,
-            "labels": data.labels, "test": test}  # fmt: skip

@@ -7,7 +7,6 @@ the head, so a run takes seconds once the embeddings are cached.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -18,7 +17,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from mgr_desktop.atomic import write_text_atomic
 from mgr_desktop.device import pick_device
 from mgr_desktop.models.checkpoint import ModelInfo, save_model
 from mgr_desktop.models.registry import build_model
@@ -26,10 +24,23 @@ from mgr_desktop.paths import cache_dir
 from mgr_desktop.train.calibrate import expected_calibration_error, fit_temperature
 from mgr_desktop.train.data import TrainData
 from mgr_desktop.train.embeddings import EmbeddingCache
+from mgr_desktop.train.events import (
+    BatchProgress,
+    CacheDone,
+    CacheProgress,
+    CacheStarted,
+    CheckpointSaved,
+    EpochEnded,
+    EpochStarted,
+    EventSink,
+    FitFinished,
+    Message,
+    RunStopped,
+    TestMeasured,
+)
 from mgr_desktop.train.metrics import Evaluation, evaluation_from_window_logp
 from mgr_desktop.train.recipe import TrainConfig
-
-EventSink = Any
+from mgr_desktop.train.runs import MODEL_FILE, metrics_doc, run_summary, write_metrics
 
 if TYPE_CHECKING:
     from mgr_desktop.train.loop import RunResult
@@ -57,15 +68,13 @@ def fit_probe(
         cache_dir() / "embeddings", model, data.features_cfg, config.eval_hop_seconds
     )
     tracks = [str(t.path) for p in ("train", "valid", "test") for t in getattr(data.split, p)]
-    emit({"kind": "message", "text": "embedding every segment with the frozen backbone"})
-    emit({"kind": "cache_start", "total": len(tracks)})
+    emit(Message("embedding every segment with the frozen backbone"))
+    emit(CacheStarted(len(tracks)))
     emb = store.build(
         tracks, data.features, device,
-        on_progress=lambda d, n, p: emit(
-            {"kind": "cache_progress", "done": d, "total": n, "path": p}),
-        stop=stop,
+        on_progress=lambda d, n, p: emit(CacheProgress(d, n, str(p))), stop=stop,
     )  # fmt: skip
-    emit({"kind": "cache_done", "total": len(tracks), "hits": 0, "failed": 0})
+    emit(CacheDone(len(tracks), hits=0, failed=0))
 
     def part(name: str) -> tuple[list[torch.Tensor], list[int]]:
         index = {lab: i for i, lab in enumerate(data.labels)}
@@ -90,7 +99,7 @@ def fit_probe(
     best_state: dict[str, torch.Tensor] = {}
     best_epoch = 0
     for epoch in range(config.epochs):
-        emit({"kind": "epoch_start", "epoch": epoch, "epochs": config.epochs, "batches": steps})
+        emit(EpochStarted(epoch, config.epochs, steps))
         t0 = time.perf_counter()
         g = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
         order = torch.randperm(len(x), generator=g).to(device)
@@ -98,7 +107,7 @@ def fit_probe(
         total = 0.0
         for b in range(steps):
             if stop is not None and stop.is_set():
-                emit({"kind": "stopped", "epoch": epoch, "batch": b})
+                emit(RunStopped(epoch, b))
                 return "stopped", model, history, best[0], best_epoch, 1.0
             idx = order[b * config.batch_size : (b + 1) * config.batch_size]
             loss = loss_fn(model.head_logits(x[idx]), y[idx])
@@ -113,8 +122,7 @@ def fit_probe(
             sched.step()
             total += float(loss.detach()) * len(idx)
             elapsed = time.perf_counter() - t0
-            emit({"kind": "batch", "epoch": epoch, "batch": b, "batches": steps,
-                  "loss": float(loss.detach()), "lr": lr, "elapsed": elapsed})  # fmt: skip
+            emit(BatchProgress(epoch, b, steps, float(loss.detach()), lr, elapsed))
         if not valid_e:  # no validation tracks (a final fit on everything): keep the last epoch
             history.append({"epoch": epoch + 1, "train_loss": total / len(x)})
             best_epoch = epoch + 1
@@ -132,7 +140,7 @@ def fit_probe(
             best = (ev.track_accuracy, -ev.loss)
             best_epoch = epoch + 1
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        emit({"kind": "epoch_end", **row, "epochs": config.epochs, "best_epoch": best_epoch})
+        emit(EpochEnded.from_row(row, config.epochs, best_epoch))
     model.load_state_dict(best_state)
     fit_track_head(model, train_e, train_y, config)
     temperature = 1.0
@@ -259,14 +267,14 @@ def run_probe(
 ) -> RunResult:
     """The whole frozen-backbone run: train, calibrate, save the best model, test if a test
     subset exists. Writes the same files as the full loop."""
-    from mgr_desktop.train.loop import METRICS_FILE, MODEL_FILE, RunResult, _metrics_doc, _summary
+    from mgr_desktop.train.loop import RunResult
 
     out.mkdir(parents=True, exist_ok=True)
     status, model, history, best_acc, best_epoch, temperature = fit_probe(
         config, data, out, emit, stop
     )
     if status != "finished":
-        return RunResult(status, out, _metrics_doc(history, data, None, len(history)))
+        return RunResult(status, out, metrics_doc(history, data, None, len(history)))
     device = next(model.parameters()).device
     valid_e, valid_y = _part(data, "valid", model, device, config)
     valid = (
@@ -277,9 +285,9 @@ def run_probe(
         test_e, test_y = _part(data, "test", model, device, config)
         test = probe_report(model, test_e, test_y, data.labels, device, temperature)
     else:
-        emit({"kind": "message", "text": "no test subset: the test was not measured"})
+        emit(Message("no test subset: the test was not measured"))
     training = {
-        **_summary(config, data), "best_epoch": best_epoch, "epochs_completed": len(history),
+        **run_summary(config, data), "best_epoch": best_epoch, "epochs_completed": len(history),
         "valid_track_accuracy": best_acc, "temperature": temperature,
         "valid_ece": valid.get("ece"), "frozen_backbone": True,
     }  # fmt: skip
@@ -290,13 +298,13 @@ def run_probe(
     save_model(out / MODEL_FILE, model, ModelInfo(
         config.arch, tuple(data.labels), data.features_cfg, name=out.name, training=training,
         temperature=temperature, tags=pretrained_tags_of(model)))  # fmt: skip
-    emit({"kind": "checkpoint", "which": "best", "path": str(out / MODEL_FILE)})
-    metrics = {**_metrics_doc(history, data, test, len(history)), "valid": valid,
+    emit(CheckpointSaved("best", str(out / MODEL_FILE)))
+    metrics = {**metrics_doc(history, data, test, len(history), finished=True), "valid": valid,
                "temperature": temperature}  # fmt: skip
-    write_text_atomic(out / METRICS_FILE, json.dumps(metrics, indent=1))
+    write_metrics(out, metrics)
     if test is not None:
-        emit({"kind": "test", "metrics": test})
-    emit({"kind": "done", "out_dir": str(out), "model": str(out / MODEL_FILE)})
+        emit(TestMeasured(test))
+    emit(FitFinished(str(out), str(out / MODEL_FILE)))
     return RunResult("finished", out, metrics)
 
 

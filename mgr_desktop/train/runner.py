@@ -1,5 +1,6 @@
 """A training job as a spawned process: the window's Stop is an Event, its progress the same
-event dicts `fit` emits, sent through a queue. No Qt here; the tab only reads the queue."""
+typed events `fit` emits (`train.events`), sent through a queue. No Qt here: the tab holds a
+`TrainProcess` and polls it."""
 
 from __future__ import annotations
 
@@ -7,15 +8,15 @@ import errno
 import json
 import logging
 import multiprocessing as mp
+import queue
 import traceback
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mgr_desktop.atomic import write_text_atomic
-
-RUN_FILE = "run.json"
+from mgr_desktop.train.events import Event, EventSink, RunEnded, RunFailed
+from mgr_desktop.train.runs import MODEL_FILE, RUN_FILE, STOPPED
 
 
 @dataclass
@@ -37,11 +38,6 @@ class TrainJob:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
-def run_name(arch: str, split: str, when: datetime | None = None) -> str:
-    """Run folders name their settings: 2026-11-23_2145_cnn_fault-filtered."""
-    return f"{(when or datetime.now()):%Y-%m-%d_%H%M%S}_{arch}_{split}"
-
-
 def explain_failure(e: BaseException) -> str:
     """A sentence for the user; the traceback goes to the log."""
     text = str(e)
@@ -58,52 +54,43 @@ def explain_failure(e: BaseException) -> str:
 
 def run_job(job: TrainJob, events: Any, stop: Any) -> None:
     """Process entry point: prepare data, train (every fold for k-fold), report through
-    `events`. Never raises: failures become an 'error' event."""
-    from mgr_desktop.models.registry import get_architecture
+    `events`. Never raises: the last event is a RunEnded or a RunFailed."""
     from mgr_desktop.train.cache import Stopped
-    from mgr_desktop.train.data import prepare
     from mgr_desktop.train.discover import DatasetError
-    from mgr_desktop.train.kfold import fit_folds
-    from mgr_desktop.train.loop import ResumeError, fit
-    from mgr_desktop.train.recipe import TrainConfig
+    from mgr_desktop.train.loop import ResumeError
 
     put = events.put
     try:
-        config = TrainConfig.from_dict(job.config)
-        out = Path(job.out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        job.save()
-        folds = prepare(
-            job.data_root, job.split, config.seed, job.folds, job.cache,
-            features_cfg=get_architecture(config.arch).features, on_event=put, stop=stop,
-        )  # fmt: skip
-        if len(folds) == 1:
-            result = fit(config, folds[0], out, put, stop, resume=job.resume)
-            put(
-                {
-                    "kind": "finished",
-                    "status": result.status,
-                    "out_dir": str(out),
-                    "model": str(result.model_path),
-                }
-            )
-            return
-        status, _ = fit_folds(config, folds, out, put, stop)
-        put(
-            {
-                "kind": "finished",
-                "status": status,
-                "out_dir": str(out),
-                "model": str(out / "model.safetensors"),
-            }
-        )
+        put(_train(job, put, stop))
     except Stopped:
-        put({"kind": "finished", "status": "stopped", "out_dir": job.out_dir})
+        put(RunEnded(STOPPED, job.out_dir))
     except (DatasetError, ResumeError, ValueError) as e:
-        put({"kind": "error", "text": str(e)})
+        put(RunFailed(str(e)))
     except BaseException as e:  # the child must report, not vanish
         logging.getLogger(__name__).error("training failed\n%s", traceback.format_exc())
-        put({"kind": "error", "text": explain_failure(e), "traceback": traceback.format_exc()})
+        put(RunFailed(explain_failure(e), traceback.format_exc()))
+
+
+def _train(job: TrainJob, put: EventSink, stop: Any) -> RunEnded:
+    from mgr_desktop.models.registry import get_architecture
+    from mgr_desktop.train.data import prepare
+    from mgr_desktop.train.kfold import fit_folds
+    from mgr_desktop.train.loop import fit
+    from mgr_desktop.train.recipe import TrainConfig
+
+    config = TrainConfig.from_dict(job.config)
+    out = Path(job.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    job.save()
+    folds = prepare(
+        job.data_root, job.split, config.seed, job.folds, job.cache,
+        features_cfg=get_architecture(config.arch).features, on_event=put, stop=stop,
+    )  # fmt: skip
+    if len(folds) == 1:
+        result = fit(config, folds[0], out, put, stop, resume=job.resume)
+        return RunEnded(result.status, str(out), str(result.model_path))
+    status, _ = fit_folds(config, folds, out, put, stop)
+    return RunEnded(status, str(out), str(out / MODEL_FILE))
 
 
 def start_process(job: TrainJob) -> tuple[mp.process.BaseProcess, Any, Any]:
@@ -116,20 +103,60 @@ def start_process(job: TrainJob) -> tuple[mp.process.BaseProcess, Any, Any]:
     return proc, events, stop
 
 
-def install_model(run_dir: str | Path) -> Path:
-    """Copy a finished run's model into the user's models folder, named after the run."""
-    from mgr_desktop.atomic import write_bytes_atomic
-    from mgr_desktop.paths import models_dir
+class TrainProcess:
+    """The window's side of a training job: start it in its own process, stop it, and collect
+    its events. A process that dies without saying how it ended is reported as a RunFailed."""
 
-    src = Path(run_dir) / "model.safetensors"
-    dst = models_dir() / f"{Path(run_dir).name}.safetensors"
-    write_bytes_atomic(dst, src.read_bytes())
-    return dst
+    def __init__(self, job: TrainJob) -> None:
+        self.job = job
+        self.proc, self.events, self.stop_event = start_process(job)
+        self.over = False  # a RunEnded or RunFailed has been collected
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.is_alive()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def poll(self, limit: int = 500) -> list[Event]:
+        """The events that have arrived (at most `limit`), without waiting."""
+        got: list[Event] = []
+        for _ in range(limit):
+            try:
+                got.append(self.events.get_nowait())
+            except (queue.Empty, OSError, ValueError, EOFError):
+                break
+        self.over = self.over or _ends(got)
+        if not self.over and not self.proc.is_alive():
+            got += self._last_events()
+            self.over = True
+        return got
+
+    def _last_events(self) -> list[Event]:
+        got: list[Event] = []
+        try:  # a last look: events can arrive just after the process exits
+            while True:
+                got.append(self.events.get(timeout=0.2))
+        except (queue.Empty, OSError, ValueError, EOFError):
+            pass
+        if not _ends(got):
+            code = self.proc.exitcode
+            got.append(RunFailed(f"The training process ended unexpectedly (exit code {code})."))
+        return got
+
+    def stop_and_wait(self, timeout: float = 30.0) -> list[Event]:
+        """Stop, let the run write its checkpoint, end the process; the events it left."""
+        self.stop()
+        self.proc.join(timeout)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join(5)
+        return self.poll(limit=10_000)
+
+    def join(self, timeout: float = 5.0) -> None:
+        self.proc.join(timeout)
 
 
-def list_runs(folder: str | Path) -> list[Path]:
-    """Run folders, newest first."""
-    base = Path(folder)
-    if not base.is_dir():
-        return []
-    return sorted((p for p in base.iterdir() if (p / RUN_FILE).exists()), reverse=True)
+def _ends(events: list[Event]) -> bool:
+    return any(isinstance(e, (RunEnded, RunFailed)) for e in events)

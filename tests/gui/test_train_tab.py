@@ -17,10 +17,11 @@ from tests.gui.test_main_window import drop
 def tab(window, small_corpus, qtbot):
     t = window.train_tab
     window.tabs.setCurrentWidget(t)
-    t.set_data_folder(str(small_corpus))
-    qtbot.waitUntil(lambda: t.report is not None, timeout=30000)
-    t.batch.setValue(4)
-    t.arch.setCurrentIndex(t.arch.findData("cnn"))  # these tests are about the loop's mechanics
+    form = t.form
+    form.set_data_folder(str(small_corpus))
+    qtbot.waitUntil(lambda: form.report is not None, timeout=30000)
+    form.batch.setValue(4)
+    form.arch.setCurrentIndex(form.arch.findData("cnn"))  # these tests are about the loop
     return t
 
 
@@ -31,41 +32,44 @@ def test_architectures_come_from_the_registry_and_transfer_is_the_default(
     from mgr_desktop.models import registry
 
     tab = window.train_tab
-    names = [tab.arch.itemData(i) for i in range(tab.arch.count())]
+    names = [tab.form.arch.itemData(i) for i in range(tab.form.arch.count())]
     assert names == list(registry.ARCHITECTURES)
-    assert tab.arch.currentData() == registry.DEFAULT_ARCH == "musicnn_msd"
-    assert tab.fine_tune.isEnabled() and not tab.fine_tune.isChecked()
-    assert tab.config().arch == "musicnn_msd" and tab.config().probe
-    tab.arch.setCurrentIndex(tab.arch.findData("cnn"))
-    assert not tab.fine_tune.isEnabled() and not tab.pretrained.isEnabled()
-    assert tab.max_lr.text() == "0.003"
+    assert tab.form.arch.currentData() == registry.DEFAULT_ARCH == "musicnn_msd"
+    assert tab.form.fine_tune.isEnabled() and not tab.form.fine_tune.isChecked()
+    assert tab.form.config().arch == "musicnn_msd" and tab.form.config().probe
+    tab.form.arch.setCurrentIndex(tab.form.arch.findData("cnn"))
+    assert not tab.form.fine_tune.isEnabled() and not tab.form.pretrained.isEnabled()
+    assert tab.form.max_lr.text() == "0.003"
     # one registry entry is all a new architecture needs
     toy = registry.Architecture("toy", "Toy net for a test", registry.ARCHITECTURES["cnn"].build,
                                 default_max_lr=0.042)  # fmt: skip
     monkeypatch.setitem(registry.ARCHITECTURES, "toy", toy)
     fresh = TrainTab(window.settings)
-    fresh.arch.setCurrentIndex(fresh.arch.findData("toy"))
-    assert fresh.arch.currentText() == "Toy net for a test" and fresh.max_lr.text() == "0.042"
+    form = fresh.form
+    form.arch.setCurrentIndex(form.arch.findData("toy"))
+    assert form.arch.currentText() == "Toy net for a test" and form.max_lr.text() == "0.042"
     fresh.deleteLater()
 
 
 def test_report_on_selection_and_bad_folders(tab, tmp_path, qtbot) -> None:
-    assert "24 tracks in 4 genres" in tab.report_label.toPlainText()
+    assert "24 tracks in 4 genres" in tab.form.report_label.toPlainText()
     assert tab.start_button.isEnabled()
-    tab.set_data_folder(str(tmp_path / "nowhere"))
-    qtbot.waitUntil(lambda: "✗" in tab.report_label.toPlainText(), timeout=10000)
-    assert "no such folder" in tab.report_label.toPlainText()
+    tab.form.set_data_folder(str(tmp_path / "nowhere"))
+    qtbot.waitUntil(lambda: "✗" in tab.form.report_label.toPlainText(), timeout=10000)
+    assert "no such folder" in tab.form.report_label.toPlainText()
     assert not tab.start_button.isEnabled()
     (tmp_path / "flat").mkdir()
     (tmp_path / "flat" / "song.txt").write_text("x")
-    tab.set_data_folder(str(tmp_path / "flat"))
-    qtbot.waitUntil(lambda: "no genre folders" in tab.report_label.toPlainText(), timeout=10000)
+    tab.form.set_data_folder(str(tmp_path / "flat"))
+    qtbot.waitUntil(
+        lambda: "no genre folders" in tab.form.report_label.toPlainText(), timeout=10000
+    )
 
 
 def test_train_watch_and_use_the_model(window, tab, qtbot, tmp_path) -> None:
     from tests.helpers import tone, write
 
-    tab.epochs.setValue(3)
+    tab.form.epochs.setValue(3)
     qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
     assert tab.running and not tab.start_button.isEnabled() and tab.stop_button.isEnabled()
     qtbot.waitUntil(lambda: tab.files_bar.value() == tab.files_bar.maximum() > 0, timeout=60000)
@@ -100,7 +104,7 @@ def test_train_watch_and_use_the_model(window, tab, qtbot, tmp_path) -> None:
 
 
 def test_stop_in_the_middle_then_resume_to_completion(tab, qtbot) -> None:
-    tab.epochs.setValue(6)
+    tab.form.epochs.setValue(6)
     tab.start()
     qtbot.waitUntil(lambda: len(tab.plots.history) >= 1, timeout=120000)
     qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
@@ -116,10 +120,30 @@ def test_stop_in_the_middle_then_resume_to_completion(tab, qtbot) -> None:
     assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3, 4, 5, 6]
 
 
+def test_a_kfold_run_shows_mean_and_std_and_is_listed_as_finished(tab, qtbot) -> None:
+    """Two bugs of k-fold runs started here: no mean ± std was shown, and the finished run
+    was listed as "(stopped)" (its metrics.json holds the summary, not a test of its own)."""
+    tab.form.split.setCurrentIndex(tab.form.split.findData("kfold"))
+    tab.form.folds.setValue(3)
+    tab.form.epochs.setValue(1)
+    tab.start()
+    qtbot.waitUntil(lambda: tab.state == "finished", timeout=300000)
+    shown = tab.plots.kfold.text()
+    assert "3-fold" in shown and "per-track accuracy" in shown and "±" in shown
+    item = tab.runs.currentItem()
+    assert item.text().endswith("(finished)")
+    assert tab.use_button.isEnabled() and not tab.resume_button.isEnabled()
+    assert tab.last_model and Path(tab.last_model).exists()
+    tab.plots.clear()  # selected later: read back from the run folder
+    tab._run_selected(item)
+    assert tab.plots.kfold.text() == shown
+    assert len(tab.plots.history) == 1 and tab.plots.confusion_matrix() is not None
+
+
 def test_closing_during_training_asks_and_keeps_the_checkpoint(
     window, tab, qtbot, monkeypatch
 ) -> None:
-    tab.epochs.setValue(50)
+    tab.form.epochs.setValue(50)
     tab.start()
     qtbot.waitUntil(lambda: len(tab.plots.history) >= 1, timeout=120000)
     answers = iter([QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes])

@@ -16,6 +16,7 @@ import torch
 from mgr_desktop.config import MUSICNN_FEATURES
 from mgr_desktop.dsp.mel import frame_windows, normalise
 from mgr_desktop.models.checkpoint import load_model
+from mgr_desktop.train import events as ev
 from mgr_desktop.train.data import prepare
 from mgr_desktop.train.distill import DistillConfig, apply_gain, distill_loss, fit_distilled
 from mgr_desktop.train.probe import fit_probe
@@ -67,10 +68,11 @@ def run(tmp_path_factory: pytest.TempPathFactory):
 def test_distillation_runs_and_reports_like_the_loop(run) -> None:
     result, events, data, _ = run
     assert result.status == "finished"
-    kinds = [e["kind"] for e in events]
-    for kind in ("epoch_start", "batch", "epoch_end", "checkpoint", "done"):
+    kinds = [type(e) for e in events]
+    for kind in (ev.EpochStarted, ev.BatchProgress, ev.EpochEnded, ev.CheckpointSaved,
+                 ev.FitFinished):  # fmt: skip
         assert kind in kinds, kind
-    assert kinds.count("epoch_end") == 8
+    assert kinds.count(ev.EpochEnded) == 8
     d = result.metrics["distillation"]
     assert d["labelled_tracks"] == len(data.split.train)
     assert d["unlabelled_files"] == 4  # five files, one an identical copy

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import pickle
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
 
 from mgr_desktop.inference.engine import Engine
 from mgr_desktop.models.checkpoint import load_model, read_tensors
+from mgr_desktop.train import events as ev
 from mgr_desktop.train.data import prepare
 from mgr_desktop.train.loop import ResumeError, fit
 from mgr_desktop.train.recipe import TrainConfig
@@ -26,12 +27,14 @@ def data(small_corpus: Path, feature_cache: Path):
 
 
 def test_run_writes_model_last_and_metrics(data, tmp_path: Path) -> None:
-    events: list[dict[str, Any]] = []
+    events: list[ev.Event] = []
     result = fit(FAST, data, tmp_path / "run", events.append)
     assert result.status == "finished"
-    kinds = [e["kind"] for e in events]
-    assert kinds.count("epoch_end") == 3 and kinds[-1] == "done"
-    assert {"epoch_start", "batch", "checkpoint", "test"} <= set(kinds)
+    kinds = [type(e) for e in events]
+    assert kinds.count(ev.EpochEnded) == 3 and isinstance(events[-1], ev.FitFinished)
+    assert {ev.EpochStarted, ev.BatchProgress, ev.CheckpointSaved, ev.TestMeasured} <= set(kinds)
+    assert [e.epoch for e in events if isinstance(e, ev.EpochEnded)] == [1, 2, 3]
+    assert pickle.loads(pickle.dumps(events)) == events  # they cross the Train tab's queue
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["epochs_completed"] == 3 and len(metrics["history"]) == 3
     assert set(metrics["history"][0]) >= {"train_loss", "valid_loss", "valid_track_accuracy", "lr"}
@@ -60,7 +63,9 @@ def test_run_writes_model_last_and_metrics(data, tmp_path: Path) -> None:
 
 def test_lr_follows_one_cycle(data, tmp_path: Path) -> None:
     lrs: list[float] = []
-    fit(FAST, data, tmp_path / "run", lambda e: e["kind"] == "batch" and lrs.append(e["lr"]))
+    fit(
+        FAST, data, tmp_path / "run", lambda e: isinstance(e, ev.BatchProgress) and lrs.append(e.lr)
+    )
     peak = max(lrs)
     assert peak == pytest.approx(FAST.peak_lr, rel=0.1)
     assert lrs[0] < peak / 10 and lrs[-1] < peak / 100  # warm up, then anneal
@@ -76,19 +81,19 @@ def test_stop_mid_epoch_then_resume_matches_an_uninterrupted_run(data, tmp_path:
     stop = threading.Event()
     batches = {"n": 0}
 
-    def on_event(e: dict[str, Any]) -> None:
-        if e["kind"] == "batch":
+    def on_event(e: ev.Event) -> None:
+        if isinstance(e, ev.BatchProgress):
             batches["n"] += 1
-            if e["epoch"] == 1 and e["batch"] == 1:
+            if e.epoch == 1 and e.batch == 1:
                 stop.set()  # checked before the next batch
 
     stopped = fit(FAST, data, tmp_path / "resumed", on_event, stop)
     assert stopped.status == "stopped"
     meta, _ = load_state(tmp_path / "resumed" / "last.safetensors")
     assert (meta["epoch"], meta["batch"]) == (1, 2)  # within one batch of the request
-    events: list[dict[str, Any]] = []
+    events: list[ev.Event] = []
     fit(FAST, data, tmp_path / "resumed", events.append, resume=True)
-    assert any(e["kind"] == "resumed" for e in events)
+    assert ev.Resumed(1, 2, str(tmp_path / "resumed" / "last.safetensors")) in events
     a = json.loads((tmp_path / "straight" / "metrics.json").read_text())
     b = json.loads((tmp_path / "resumed" / "metrics.json").read_text())
     for ra, rb in zip(a["history"], b["history"], strict=True):

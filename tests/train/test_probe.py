@@ -11,6 +11,7 @@ import pytest
 
 from mgr_desktop.config import MUSICNN_FEATURES
 from mgr_desktop.models.checkpoint import read_info
+from mgr_desktop.train import events as ev
 from mgr_desktop.train.data import prepare
 from mgr_desktop.train.loop import fit
 from mgr_desktop.train.recipe import TrainConfig
@@ -34,7 +35,7 @@ def probe_run(corpus: Path, tmp_path_factory: pytest.TempPathFactory):
     mp = pytest.MonkeyPatch()
     mp.setenv("MGR_DESKTOP_HOME", str(home))  # the embedding cache lands here
     data = prepare(corpus, "random", seed=0, features_cfg=MUSICNN_FEATURES)[0]
-    events: list[dict] = []
+    events: list = []
     config = TrainConfig(arch="musicnn_msd", epochs=20, batch_size=8, max_lr=1e-2, seed=0)
     result = fit(config, data, tmp_path_factory.mktemp("probe"), events.append)
     yield result, events, data, config, home
@@ -44,10 +45,11 @@ def probe_run(corpus: Path, tmp_path_factory: pytest.TempPathFactory):
 def test_the_probe_learns_generated_genres_and_reports_like_the_loop(probe_run) -> None:
     result, events, _, _, _ = probe_run
     assert result.status == "finished"
-    kinds = [e["kind"] for e in events]
-    for kind in ("cache_start", "epoch_start", "batch", "epoch_end", "checkpoint", "test", "done"):
+    kinds = [type(e) for e in events]
+    for kind in (ev.CacheStarted, ev.EpochStarted, ev.BatchProgress, ev.EpochEnded,
+                 ev.CheckpointSaved, ev.TestMeasured, ev.FitFinished):  # fmt: skip
         assert kind in kinds, kind
-    assert kinds.count("epoch_end") == 20
+    assert kinds.count(ev.EpochEnded) == 20
     test = result.metrics["test"]
     assert test["track_accuracy"] >= 0.875  # 8 test tracks, 4 classes: chance is 0.25
     assert 0 <= test["ece"] <= 1

@@ -14,6 +14,7 @@ import torch
 
 from mgr_desktop.models.checkpoint import load_model, read_tensors, save_model
 from mgr_desktop.models.registry import build_model
+from mgr_desktop.train import events as ev
 from mgr_desktop.train.data import prepare
 from mgr_desktop.train.distributed import Dist
 from mgr_desktop.train.loop import MODEL_FILE, STATE_FILE, ResumeError, _best_from_disk, fit
@@ -49,14 +50,14 @@ def test_resuming_a_finished_run_trains_nothing_and_keeps_the_best_weights(
     torch.manual_seed(99)
     planted = build_model("cnn", len(data.labels)).eval()
     save_model(run / MODEL_FILE, planted, info)
-    events: list[dict[str, Any]] = []
+    events: list[ev.Event] = []
     result = fit(TWO, data, run, events.append, resume=True)
     assert result.status == "finished"
-    kinds = [e["kind"] for e in events]
-    assert "epoch_start" not in kinds and "batch" not in kinds
-    assert any(e.get("text") == "all epochs were already completed" for e in events)
-    resumed = next(e for e in events if e["kind"] == "resumed")
-    assert resumed["epoch"] == TWO.epochs
+    kinds = {type(e) for e in events}
+    assert ev.EpochStarted not in kinds and ev.BatchProgress not in kinds
+    assert ev.Message("all epochs were already completed") in events
+    resumed = next(e for e in events if isinstance(e, ev.Resumed))
+    assert resumed.epoch == TWO.epochs
     after = json.loads((run / "metrics.json").read_text())
     assert after["history"] == before["history"] and after["epochs_completed"] == 2
     kept = read_tensors(run / MODEL_FILE)[0]

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from mgr_desktop.train.runner import TrainJob, explain_failure, run_job
+from mgr_desktop.train.events import Event, RunEnded, RunFailed
+from mgr_desktop.train.runner import TrainJob, TrainProcess, explain_failure, run_job
 
 
-def _events(job: TrainJob, stop: threading.Event | None = None) -> list[dict]:
+def _events(job: TrainJob, stop: threading.Event | None = None) -> list[Event]:
     q: queue.Queue = queue.Queue()
     run_job(job, q, stop or threading.Event())
     return [q.get_nowait() for _ in range(q.qsize())]
@@ -20,7 +21,7 @@ def _events(job: TrainJob, stop: threading.Event | None = None) -> list[dict]:
 
 def test_a_missing_folder_is_an_error_event(tmp_path: Path) -> None:
     events = _events(TrainJob(str(tmp_path / "nope"), str(tmp_path / "run")))
-    assert events[-1] == {"kind": "error", "text": f"{tmp_path / 'nope'}: no such folder"}
+    assert events[-1] == RunFailed(f"{tmp_path / 'nope'}: no such folder")
 
 
 def test_stop_during_caching_ends_the_run_as_stopped(small_corpus: Path, tmp_path: Path) -> None:
@@ -30,7 +31,7 @@ def test_stop_during_caching_ends_the_run_as_stopped(small_corpus: Path, tmp_pat
         TrainJob(str(small_corpus), str(tmp_path / "run"), cache=str(tmp_path / "fresh-cache")),
         stop,
     )
-    assert events[-1]["kind"] == "finished" and events[-1]["status"] == "stopped"
+    assert events[-1] == RunEnded("stopped", str(tmp_path / "run"))
     assert TrainJob.load(tmp_path / "run").data_root == str(small_corpus)  # Resume knows it
 
 
@@ -60,4 +61,25 @@ def test_an_unexpected_crash_in_the_loop_is_reported(
 
     monkeypatch.setattr(loop, "fit", full_disk)
     events = _events(TrainJob(str(small_corpus), str(tmp_path / "run"), cache=str(feature_cache)))
-    assert events[-1]["kind"] == "error" and "disk is full" in events[-1]["text"]
+    assert isinstance(events[-1], RunFailed) and "disk is full" in events[-1].text
+    assert events[-1].traceback and "OSError" in events[-1].traceback
+
+
+def test_a_process_killed_from_outside_is_reported_as_failed(tmp_path: Path) -> None:
+    """Killed before it could say anything (the out-of-memory killer, say): the window still
+    hears how it ended, once."""
+    process = TrainProcess(TrainJob(str(tmp_path / "nope"), str(tmp_path / "run")))
+    process.proc.kill()
+    process.join(30)
+    events = process.poll()
+    assert events[-1] == RunFailed(
+        f"The training process ended unexpectedly (exit code {process.proc.exitcode})."
+    )
+    assert process.over and process.poll() == []
+
+
+def test_a_process_reports_its_end_through_the_queue(tmp_path: Path) -> None:
+    process = TrainProcess(TrainJob(str(tmp_path / "nope"), str(tmp_path / "run")))
+    process.join(60)
+    events = process.poll()
+    assert events == [RunFailed(f"{tmp_path / 'nope'}: no such folder")] and process.over

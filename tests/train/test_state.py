@@ -118,8 +118,10 @@ def test_stop_mid_epoch_then_resume_on_cuda_matches_an_uninterrupted_run(
     fit(cfg, data, tmp_path / "straight")
     stop = threading.Event()
 
-    def on_event(e: dict[str, Any]) -> None:
-        if e["kind"] == "batch" and e["epoch"] == 1 and e["batch"] == 1:
+    from mgr_desktop.train.events import BatchProgress
+
+    def on_event(e: Any) -> None:
+        if isinstance(e, BatchProgress) and e.epoch == 1 and e.batch == 1:
             stop.set()
 
     assert fit(cfg, data, tmp_path / "resumed", on_event, stop).status == "stopped"

@@ -1,0 +1,114 @@
+"""Evaluation as the app sees it: every segment of every track, aggregated per track as in
+inference. Training validates and tests with it; `mgr-desktop evaluate` scores a model with it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from mgr_desktop.config import FeatureConfig
+from mgr_desktop.dsp.mel import frame_windows, normalise
+from mgr_desktop.train.distributed import Dist
+from mgr_desktop.train.metrics import Evaluation, evaluation_from_window_logp
+
+
+def evaluate(
+    model: nn.Module,
+    feats: list[np.ndarray],
+    targets: list[int],
+    labels: list[str],
+    cfg: FeatureConfig,
+    device: torch.device,
+    hop_seconds: float = 1.5,
+    dist: Dist | None = None,
+    batch_windows: int = 256,
+    temperature: float = 1.0,
+    per_track_out: dict[int, np.ndarray] | None = None,
+) -> Evaluation:
+    """Every window of every track (hop `hop_seconds`), aggregated per track as in inference.
+    Under torchrun each rank takes a share of the tracks and the results are gathered."""
+    if hasattr(model, "track_logits"):  # a track head gives the verdict, as in inference
+        return _evaluate_track_head(model, feats, targets, labels, cfg, device, hop_seconds,
+                                    temperature)  # fmt: skip
+    d = dist or Dist()
+    mine = list(range(d.rank, len(feats), d.world))
+    per_track: dict[int, np.ndarray] = {}
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        pending: list[tuple[int, torch.Tensor]] = []
+
+        def flush() -> None:
+            x = torch.cat([w for _, w in pending])
+            x = normalise(x, cfg).unsqueeze(1).to(device)
+            logp = torch.log_softmax(model(x).float() / temperature, -1).cpu().numpy()
+            pos = 0
+            for i, w in pending:
+                per_track[i] = logp[pos : pos + len(w)]
+                pos += len(w)
+            pending.clear()
+
+        for i in mine:
+            windows, _ = frame_windows(
+                torch.from_numpy(feats[i].astype(np.float32)), cfg, hop_seconds
+            )
+            pending.append((i, windows))
+            if sum(len(w) for _, w in pending) >= batch_windows:
+                flush()
+        if pending:
+            flush()
+    model.train(was_training)
+    for part in d.gather(per_track):
+        per_track.update(part)
+    if per_track_out is not None:
+        per_track_out.update(per_track)
+    order = sorted(per_track)
+    return evaluation_from_window_logp(
+        [per_track[i] for i in order], [targets[i] for i in order], labels
+    )
+
+
+def _evaluate_track_head(
+    model: nn.Module,
+    feats: list[np.ndarray],
+    targets: list[int],
+    labels: list[str],
+    cfg: FeatureConfig,
+    device: torch.device,
+    hop_seconds: float,
+    temperature: float,
+) -> Evaluation:
+    from mgr_desktop.train.embeddings import segment_embeddings
+    from mgr_desktop.train.probe import probe_report
+
+    model.eval()
+    embeddings = [
+        torch.from_numpy(segment_embeddings(model, f, cfg, hop_seconds, device)) for f in feats
+    ]
+    report = probe_report(model, embeddings, targets, labels, device, temperature)
+    segments = [
+        torch.log_softmax(model.head_logits(e.to(device)).float(), -1).cpu().numpy()  # type: ignore[operator]
+        for e in embeddings
+    ]
+    ev = evaluation_from_window_logp(segments, targets, labels)
+    ev.track_pred = np.asarray(report["probabilities"]).argmax(1)
+    return ev
+
+
+def window_logp_per_track(
+    model: nn.Module,
+    feats: list[np.ndarray],
+    targets: list[int],
+    labels: list[str],
+    cfg: FeatureConfig,
+    device: torch.device,
+    hop_seconds: float,
+    d: Dist,
+) -> list[torch.Tensor]:
+    """Each track's window log-probabilities (at temperature 1), for fitting a temperature."""
+    ev_hook: dict[int, np.ndarray] = {}
+    evaluate(model, feats, targets, labels, cfg, device, hop_seconds, d,
+             per_track_out=ev_hook)  # fmt: skip
+    return [torch.from_numpy(ev_hook[i]) for i in sorted(ev_hook)]
