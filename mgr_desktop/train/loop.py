@@ -1,8 +1,9 @@
 """The one training loop, used by `mgr-desktop train`, the training tab and torchrun.
 
-`fit(config, data, out_dir, on_event, stop)` reports through typed events (`train.events`:
-frozen dataclasses, so they cross a process queue) and stops within one batch when `stop` is
-set, leaving `last` to resume from.
+`fit(config, data, out_dir, on_event, stop)` reports through typed events (`train.events`,
+so they cross a process queue) and stops within one batch when `stop` is set, leaving `last`
+to resume from. In pieces: `_setup`, `_train_epoch` (`_step` per batch), `_end_epoch`
+(evaluation, best model, checkpoint), `_stop` and `_finish` (the test of the best weights).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import copy
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +24,13 @@ from mgr_desktop.device import pick_device
 from mgr_desktop.dsp.mel import normalise
 from mgr_desktop.models.checkpoint import CheckpointError, ModelInfo, save_model
 from mgr_desktop.models.registry import build_model
-from mgr_desktop.train.augment import make_batch, plan_epoch
+from mgr_desktop.train import events
+from mgr_desktop.train.augment import EpochPlan, make_batch, plan_epoch
 from mgr_desktop.train.calibrate import fit_temperature
 from mgr_desktop.train.data import TrainData
 from mgr_desktop.train.distributed import Dist, init_from_env
 from mgr_desktop.train.evaluation import evaluate, window_logp_per_track
-from mgr_desktop.train.events import (
-    BatchProgress,
-    CheckpointSaved,
-    EpochEnded,
-    EpochStarted,
-    EventSink,
-    FitFinished,
-    Message,
-    Resumed,
-    RunStopped,
-    TestMeasured,
-    ignore,
-)
+from mgr_desktop.train.events import EventSink, ignore
 from mgr_desktop.train.recipe import TrainConfig
 from mgr_desktop.train.runs import (
     METRICS_FILE,
@@ -52,8 +42,8 @@ from mgr_desktop.train.runs import (
 )
 from mgr_desktop.train.state import load_state, restore_rng, save_state
 
-__all__ = ["METRICS_FILE", "MODEL_FILE", "STATE_FILE", "EventSink", "ResumeError", "RunResult",
-           "evaluate", "fit"]  # fmt: skip
+__all__ = ["METRICS_FILE", "MODEL_FILE", "STATE_FILE", "EventSink", "ResumableState",
+           "ResumeError", "RunResult", "evaluate", "fit"]  # fmt: skip
 
 
 @dataclass
@@ -71,6 +61,51 @@ class ResumeError(Exception):
     pass
 
 
+@dataclass
+class ResumableState:
+    """What last.safetensors carries besides the weights, optimizer, scheduler and random
+    generators: where a resume continues, and what the run has measured so far."""
+
+    epoch: int = 0  # 0-based epoch and batch a resume starts at
+    batch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)  # one row per epoch
+    best_acc: float = -1.0  # best validation track accuracy, and its 1-based epoch
+    best_epoch: int = -1
+    loss_sum: float = 0.0  # the current epoch's training loss so far
+    loss_count: int = 0
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> ResumableState:
+        return cls(**{f: meta[f] for f in cls.__dataclass_fields__})
+
+
+@dataclass
+class _Run:
+    """One run: what `_setup` builds (again, on resume), the resumable state, and what is
+    only reported."""
+
+    config: TrainConfig
+    data: TrainData
+    out: Path
+    emit: EventSink
+    stop: threading.Event | None
+    device: torch.device
+    d: Dist
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: Any = None  # fp16 on CUDA only
+    amp_dtype: torch.dtype | None = None
+    net: nn.Module | None = None  # the model, or its DistributedDataParallel wrapper
+    loss_fn: nn.Module | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    state: ResumableState = field(default_factory=ResumableState)
+    # Only reported: the best weights of this session (after a resume they are on disk), and
+    # when the current epoch started.
+    best_weights: dict[str, torch.Tensor] | None = None
+    epoch_t0: float = 0.0
+
+
 def fit(
     config: TrainConfig,
     data: TrainData,
@@ -84,207 +119,276 @@ def fit(
         from mgr_desktop.train.probe import run_probe
 
         if resume:
-            emit(Message("a head-only run is quick: starting it again"))
+            emit(events.Message("a head-only run is quick: starting it again"))
         return run_probe(config, data, Path(out_dir), emit, stop)
-    device = pick_device(config.device)
-    d = init_from_env(device.type)
-    if d.enabled and device.type == "cuda":
-        device = torch.device("cuda", d.local_rank)
-        torch.cuda.set_device(device)
+    run = _setup(config, data, Path(out_dir), emit, stop, resume)
+    for epoch in range(run.state.epoch, config.epochs):
+        stopped_at = _train_epoch(run, epoch)
+        if stopped_at is not None:
+            return _stop(run, epoch, stopped_at)
+        _end_epoch(run, epoch)
+    return _finish(run)
+
+
+# -- set-up ------------------------------------------------------------------------------------
+def _setup(
+    config: TrainConfig,
+    data: TrainData,
+    out: Path,
+    emit: EventSink,
+    stop: threading.Event | None,
+    resume: bool,
+) -> _Run:
+    device, d = _device_and_dist(config)
     if not d.is_main:  # only rank 0 talks and writes
         emit = ignore
-    out = Path(out_dir)
-    if d.is_main:
+    else:
         out.mkdir(parents=True, exist_ok=True)
-    labels = data.labels
-    cfg = data.features_cfg
-    train_x, train_y = data.arrays("train")
-    valid_x, valid_y = data.arrays("valid")
-    width = cfg.segment_frames
-
     torch.manual_seed(config.seed)  # the initial weights, too, come from the seed
     model = build_model(
         config.arch,
-        len(labels),
+        len(data.labels),
         pretrained=config.pretrained and not resume,
-        on_message=lambda t: emit(Message(t)),
+        on_message=lambda t: emit(events.Message(t)),
     )
     model.to(device)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.peak_lr, weight_decay=config.weight_decay
     )
-    per_rank = len(train_x) * config.crops_per_track // d.world
+    per_rank = len(data.split.train) * config.crops_per_track // d.world
     steps_per_epoch = math.ceil(per_rank / config.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.peak_lr, total_steps=config.epochs * steps_per_epoch
     )
-    amp_dtype = None
-    scaler = None
+    run = _Run(config, data, out, emit, stop, device, d, model, optimizer, scheduler)
     if device.type == "cuda":  # mixed precision: bf16 where the GPU has it, else fp16 + scaler
-        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        if amp_dtype == torch.float16:
-            scaler = torch.amp.GradScaler("cuda")
-
-    start_epoch, start_batch = 0, 0
-    history: list[dict[str, Any]] = []
-    best_acc, best_epoch = -1.0, -1
-    loss_sum, loss_count = 0.0, 0
-    best_state: dict[str, torch.Tensor] | None = None
+        run.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if run.amp_dtype == torch.float16:
+            run.scaler = torch.amp.GradScaler("cuda")
     if resume:
-        meta, weights = _load_resume(out / STATE_FILE, config, labels, cfg)
-        model.load_state_dict(weights)
-        optimizer.load_state_dict(meta["optimizer"])
-        scheduler.load_state_dict(meta["scheduler"])
-        if scaler and meta["scaler"]:
-            scaler.load_state_dict(meta["scaler"])
-        restore_rng(meta["rng"])  # the CPU's generator, and the GPU's when it has one
-        start_epoch, start_batch = meta["epoch"], meta["batch"]
-        history, best_acc, best_epoch = meta["history"], meta["best_acc"], meta["best_epoch"]
-        loss_sum, loss_count = meta["loss_sum"], meta["loss_count"]
-        emit(Resumed(start_epoch, start_batch, str(out / STATE_FILE)))
-        if start_epoch >= config.epochs:
-            emit(Message("all epochs were already completed"))
-
-    net: nn.Module = model
+        _resume(run)
+    run.net = model
     if d.enabled:
-        net = nn.parallel.DistributedDataParallel(
+        run.net = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
-
-    def snapshot(epoch: int, batch: int) -> None:
-        if not d.is_main:
-            return
-        save_state(out / STATE_FILE, model=model, optimizer=optimizer, scheduler=scheduler,
-                   scaler=scaler, meta={
-                       "epoch": epoch, "batch": batch, "history": history,
-                       "best_acc": best_acc, "best_epoch": best_epoch,
-                       "loss_sum": loss_sum, "loss_count": loss_count,
-                       "config": config.to_dict(), "labels": labels,
-                       "features": cfg.to_dict(), "split": data.split.to_json(),
-                   })  # fmt: skip
-        emit(CheckpointSaved("last", str(out / STATE_FILE)))
-
-    summary = run_summary(config, data)
+    run.summary = run_summary(config, data)
     from mgr_desktop.train.probe import class_weights
 
-    weights = class_weights(torch.tensor(train_y), len(labels), config)
-    loss_fn = nn.CrossEntropyLoss(weight=weights.to(device))
-    for epoch in range(start_epoch, config.epochs):
-        plan = plan_epoch(config, len(train_x), epoch, d.rank, d.world)
-        batches = plan.batches(config.batch_size)
-        first = start_batch if epoch == start_epoch else 0
-        if first == 0:  # a mid-epoch resume restored the RNG state instead
-            torch.manual_seed(config.seed * 100_003 + epoch * 1009 + d.rank)
-            loss_sum, loss_count = 0.0, 0
-        emit(EpochStarted(epoch, config.epochs, len(batches)))
-        net.train()
-        t0 = time.perf_counter()
-        for b in range(first, len(batches)):
-            if stop is not None and stop.is_set():
-                snapshot(epoch, b)
-                d.barrier()
-                emit(RunStopped(epoch, b))
-                return RunResult("stopped", out, metrics_doc(history, data, None, epoch))
-            idx = batches[b]
-            x = normalise(make_batch(train_x, plan, idx, width, cfg.floor_value), cfg).unsqueeze(1)
-            y = torch.tensor([train_y[plan.order[i]] for i in idx])
-            x, y = x.to(device), y.to(device)
-            lam = float(plan.mixup_lam[idx[0]])
-            perm = None
-            if lam < 1.0:
-                g = torch.Generator().manual_seed(int(plan.mixup_perm_seed[idx[0]]))
-                perm = torch.randperm(len(idx), generator=g).to(device)
-                x = lam * x + (1 - lam) * x[perm]
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                logits = net(x)
-                loss = loss_fn(logits.float(), y)
-                if perm is not None:
-                    loss = lam * loss + (1 - lam) * loss_fn(logits.float(), y[perm])
-            optimizer.zero_grad(set_to_none=True)
-            lr = scheduler.get_last_lr()[0]  # the rate this batch uses
-            if scaler:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-            else:
-                loss.backward()
-            if config.clip_value is not None:
-                nn.utils.clip_grad_value_(model.parameters(), config.clip_value)
-            elif config.clip_norm is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
-            if scaler:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            scheduler.step()
-            loss_sum += float(loss.detach()) * len(idx)
-            loss_count += len(idx)
-            emit(BatchProgress(epoch, b, len(batches), float(loss.detach()), lr,
-                               time.perf_counter() - t0))  # fmt: skip
+    _, train_y = data.arrays("train")
+    weights = class_weights(torch.tensor(train_y), len(data.labels), config)
+    run.loss_fn = nn.CrossEntropyLoss(weight=weights.to(device))
+    return run
 
-        train_loss = d.mean(loss_sum / max(1, loss_count))
-        ev = evaluate(model, valid_x, valid_y, labels, cfg, device, config.eval_hop_seconds, d)
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": train_loss,
-            "valid_loss": ev.loss,
-            "valid_track_accuracy": ev.track_accuracy,
-            "valid_segment_accuracy": ev.segment_accuracy,
-            "lr": scheduler.get_last_lr()[0],
-            "seconds": time.perf_counter() - t0,
-        }
-        history.append(row)
-        if ev.track_accuracy > best_acc:
-            best_acc, best_epoch = ev.track_accuracy, epoch + 1
-            best_state = copy.deepcopy(model.state_dict())
-            if d.is_main:
-                save_model(out / MODEL_FILE, model, ModelInfo(
-                    config.arch, tuple(labels), cfg, name=out.name,
-                    training={**summary, "best_epoch": best_epoch, "epochs_completed": epoch + 1,
-                              "valid_track_accuracy": best_acc}))  # fmt: skip
-                emit(CheckpointSaved("best", str(out / MODEL_FILE)))
-        loss_sum, loss_count = 0.0, 0
-        snapshot(epoch + 1, 0)
-        if d.is_main:
-            write_metrics(out, metrics_doc(history, data, None, epoch + 1))
-        emit(EpochEnded.from_row(row, config.epochs, best_epoch))
 
-    # Test once, with the best weights (chosen on validation, never on test).
-    if best_state is None:
-        best_state = _best_from_disk(out, model, d)
-    model.load_state_dict(best_state)
-    # Calibrate: one temperature fitted on the validation tracks, saved with the model.
-    temperature = fit_temperature(
-        window_logp_per_track(
-            model, valid_x, valid_y, labels, cfg, device, config.eval_hop_seconds, d
-        ),
-        valid_y,
-    )
-    test_x, test_y = data.arrays("test")
-    report = None
-    if test_x:
-        test = evaluate(model, test_x, test_y, labels, cfg, device, config.eval_hop_seconds, d,
-                        temperature=temperature)  # fmt: skip
-        report = test.report()
+def _device_and_dist(config: TrainConfig) -> tuple[torch.device, Dist]:
+    device = pick_device(config.device)
+    d = init_from_env(device.type)
+    if d.enabled and device.type == "cuda":
+        device = torch.device("cuda", d.local_rank)
+        torch.cuda.set_device(device)
+    return device, d
+
+
+def _resume(run: _Run) -> None:
+    """Put back what the state file saved, refusing a state from another run."""
+    path, labels = run.out / STATE_FILE, run.data.labels
+    if not path.exists():
+        raise ResumeError(f"{path}: nothing to resume (no training state in this folder)")
+    try:
+        meta, weights = load_state(path)
+    except CheckpointError as e:
+        raise ResumeError(str(e)) from None
+    saved = TrainConfig.from_dict(meta["config"])
+    if saved.arch != run.config.arch or meta["labels"] != labels:
+        raise ResumeError(f"{path}: was a {saved.arch} run on labels {meta['labels']}; "
+                          "resume with the same architecture and data")  # fmt: skip
+    if FeatureConfig.from_dict(meta["features"]) != run.data.features_cfg:
+        raise ResumeError(f"{path}: feature settings differ from this run's")
+    run.model.load_state_dict(weights)
+    run.optimizer.load_state_dict(meta["optimizer"])
+    run.scheduler.load_state_dict(meta["scheduler"])
+    if run.scaler and meta["scaler"]:
+        run.scaler.load_state_dict(meta["scaler"])
+    restore_rng(meta["rng"])  # the CPU's generator, and the GPU's when it has one
+    run.state = ResumableState.from_meta(meta)
+    run.emit(events.Resumed(run.state.epoch, run.state.batch, str(path)))
+    if run.state.epoch >= run.config.epochs:
+        run.emit(events.Message("all epochs were already completed"))
+
+
+# -- one epoch ---------------------------------------------------------------------------------
+def _train_epoch(run: _Run, epoch: int) -> int | None:
+    """Train `epoch` from where the state says; None when it ran to its end, else the batch
+    at which `stop` was seen (not yet trained)."""
+    config, d, state = run.config, run.d, run.state
+    train_x, train_y = run.data.arrays("train")
+    plan = plan_epoch(config, len(train_x), epoch, d.rank, d.world)
+    batches = plan.batches(config.batch_size)
+    first = state.batch if epoch == state.epoch else 0
+    if first == 0:  # a mid-epoch resume restored the RNG state instead
+        torch.manual_seed(config.seed * 100_003 + epoch * 1009 + d.rank)
+        state.loss_sum, state.loss_count = 0.0, 0
+    run.emit(events.EpochStarted(epoch, config.epochs, len(batches)))
+    assert run.net is not None
+    run.net.train()
+    run.epoch_t0 = time.perf_counter()
+    for b in range(first, len(batches)):
+        if run.stop is not None and run.stop.is_set():
+            return b
+        loss, lr = _step(run, train_x, train_y, plan, batches[b])
+        state.loss_sum += loss * len(batches[b])
+        state.loss_count += len(batches[b])
+        elapsed = time.perf_counter() - run.epoch_t0
+        run.emit(events.BatchProgress(epoch, b, len(batches), loss, lr, elapsed))
+    return None
+
+
+def _step(
+    run: _Run, train_x: list[Any], train_y: list[int], plan: EpochPlan, idx: Any
+) -> tuple[float, float]:
+    """One batch: augment, forward, backward, optimizer and schedule step. Returns (loss,
+    the learning rate it used)."""
+    cfg, device = run.data.features_cfg, run.device
+    x = make_batch(train_x, plan, idx, cfg.segment_frames, cfg.floor_value)
+    x = normalise(x, cfg).unsqueeze(1)
+    y = torch.tensor([train_y[plan.order[i]] for i in idx])
+    x, y = x.to(device), y.to(device)
+    lam = float(plan.mixup_lam[idx[0]])
+    perm = None
+    if lam < 1.0:
+        g = torch.Generator().manual_seed(int(plan.mixup_perm_seed[idx[0]]))
+        perm = torch.randperm(len(idx), generator=g).to(device)
+        x = lam * x + (1 - lam) * x[perm]
+    assert run.net is not None and run.loss_fn is not None
+    with torch.autocast(device.type, dtype=run.amp_dtype, enabled=run.amp_dtype is not None):
+        logits = run.net(x)
+        loss = run.loss_fn(logits.float(), y)
+        if perm is not None:
+            loss = lam * loss + (1 - lam) * run.loss_fn(logits.float(), y[perm])
+    run.optimizer.zero_grad(set_to_none=True)
+    lr = run.scheduler.get_last_lr()[0]  # the rate this batch uses
+    _backward(run, loss)
+    run.scheduler.step()
+    return float(loss.detach()), lr
+
+
+def _backward(run: _Run, loss: torch.Tensor) -> None:
+    config, scaler, optimizer = run.config, run.scaler, run.optimizer
+    if scaler:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
     else:
-        emit(Message("no test subset: the test was not measured"))
-    metrics = metrics_doc(history, data, report, len(history), finished=True)
+        loss.backward()
+    if config.clip_value is not None:
+        nn.utils.clip_grad_value_(run.model.parameters(), config.clip_value)
+    elif config.clip_norm is not None:
+        nn.utils.clip_grad_norm_(run.model.parameters(), config.clip_norm)
+    if scaler:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+
+
+# -- evaluation and checkpoints ----------------------------------------------------------------
+def _end_epoch(run: _Run, epoch: int) -> None:
+    """Validate, keep the model if it is the best so far, checkpoint, report."""
+    config, d, state = run.config, run.d, run.state
+    train_loss = d.mean(state.loss_sum / max(1, state.loss_count))
+    ev = _evaluate(run, "valid")
+    row = {"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": ev.loss,
+           "valid_track_accuracy": ev.track_accuracy,
+           "valid_segment_accuracy": ev.segment_accuracy, "lr": run.scheduler.get_last_lr()[0],
+           "seconds": time.perf_counter() - run.epoch_t0}  # fmt: skip
+    state.history.append(row)
+    if ev.track_accuracy > state.best_acc:
+        state.best_acc, state.best_epoch = ev.track_accuracy, epoch + 1
+        run.best_weights = copy.deepcopy(run.model.state_dict())
+        if d.is_main:
+            _save_model(run, epochs_completed=epoch + 1)
+            run.emit(events.CheckpointSaved("best", str(run.out / MODEL_FILE)))
+    state.loss_sum, state.loss_count = 0.0, 0
+    _checkpoint(run, epoch + 1, 0)
     if d.is_main:
-        write_metrics(out, metrics)
+        write_metrics(run.out, metrics_doc(state.history, run.data, None, epoch + 1))
+    run.emit(events.EpochEnded.from_row(row, config.epochs, state.best_epoch))
+
+
+def _evaluate(run: _Run, part: str, temperature: float = 1.0) -> Any:
+    feats, targets = run.data.arrays(part)
+    return evaluate(run.model, feats, targets, run.data.labels, run.data.features_cfg,
+                    run.device, run.config.eval_hop_seconds, run.d,
+                    temperature=temperature)  # fmt: skip
+
+
+def _checkpoint(run: _Run, epoch: int, batch: int) -> None:
+    """Save the resumable state (rank 0) as at (epoch, batch)."""
+    run.state.epoch, run.state.batch = epoch, batch
+    if not run.d.is_main:
+        return
+    data = run.data
+    save_state(run.out / STATE_FILE, model=run.model, optimizer=run.optimizer,
+               scheduler=run.scheduler, scaler=run.scaler, meta={
+                   **asdict(run.state), "config": run.config.to_dict(), "labels": data.labels,
+                   "features": data.features_cfg.to_dict(), "split": data.split.to_json(),
+               })  # fmt: skip
+    run.emit(events.CheckpointSaved("last", str(run.out / STATE_FILE)))
+
+
+def _save_model(
+    run: _Run,
+    epochs_completed: int,
+    temperature: float | None = None,
+    scores: dict[str, Any] | None = None,
+) -> None:
+    state, data = run.state, run.data
+    training = {**run.summary, "best_epoch": state.best_epoch, "epochs_completed":
+                epochs_completed, "valid_track_accuracy": state.best_acc}  # fmt: skip
+    calibrated: dict[str, Any] = {}
+    if temperature is not None:
+        training["temperature"] = calibrated["temperature"] = temperature
+    save_model(run.out / MODEL_FILE, run.model, ModelInfo(
+        run.config.arch, tuple(data.labels), data.features_cfg, name=run.out.name,
+        training={**training, **(scores or {})}, **calibrated))  # fmt: skip
+
+
+# -- stopping and finishing --------------------------------------------------------------------
+def _stop(run: _Run, epoch: int, batch: int) -> RunResult:
+    _checkpoint(run, epoch, batch)
+    run.d.barrier()
+    run.emit(events.RunStopped(epoch, batch))
+    return RunResult("stopped", run.out, metrics_doc(run.state.history, run.data, None, epoch))
+
+
+def _finish(run: _Run) -> RunResult:
+    """Test once, with the best weights (chosen on validation, never on test), calibrated by
+    one temperature fitted on the validation tracks and saved with the model."""
+    d, data, state = run.d, run.data, run.state
+    best = run.best_weights
+    run.model.load_state_dict(best if best is not None else _best_from_disk(run.out, run.model, d))
+    valid_x, valid_y = data.arrays("valid")
+    logp = window_logp_per_track(run.model, valid_x, valid_y, data.labels, data.features_cfg,
+                                 run.device, run.config.eval_hop_seconds, d)  # fmt: skip
+    temperature = fit_temperature(logp, valid_y)
+    report = None
+    if data.split.test:
+        report = _evaluate(run, "test", temperature).report()
+    else:
+        run.emit(events.Message("no test subset: the test was not measured"))
+    metrics = metrics_doc(state.history, data, report, len(state.history), finished=True)
+    if d.is_main:
+        write_metrics(run.out, metrics)
         scores = {} if report is None else {
             "test_track_accuracy": report["track_accuracy"],
             "test_segment_accuracy": report["segment_accuracy"],
             "test_macro_f1": report["macro_f1"]}  # fmt: skip
-        save_model(out / MODEL_FILE, model, ModelInfo(
-            config.arch, tuple(labels), cfg, name=out.name, temperature=temperature,
-            training={**summary, "best_epoch": best_epoch, "epochs_completed": len(history),
-                      "valid_track_accuracy": best_acc, "temperature": temperature,
-                      **scores}))  # fmt: skip
+        _save_model(run, len(state.history), temperature, scores)
     d.barrier()
     if report is not None:
-        emit(TestMeasured(report))
-    emit(FitFinished(str(out), str(out / MODEL_FILE)))
-    return RunResult("finished", out, metrics)
+        run.emit(events.TestMeasured(report))
+    run.emit(events.FitFinished(str(run.out), str(run.out / MODEL_FILE)))
+    return RunResult("finished", run.out, metrics)
 
 
 def _best_from_disk(out: Path, model: nn.Module, d: Dist) -> dict[str, torch.Tensor]:
@@ -296,23 +400,3 @@ def _best_from_disk(out: Path, model: nn.Module, d: Dist) -> dict[str, torch.Ten
         tensors, _ = read_tensors(out / MODEL_FILE)
         return tensors
     return copy.deepcopy(model.state_dict())
-
-
-def _load_resume(
-    path: Path, config: TrainConfig, labels: list[str], cfg: FeatureConfig
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    if not path.exists():
-        raise ResumeError(f"{path}: nothing to resume (no training state in this folder)")
-    try:
-        meta, weights = load_state(path)
-    except CheckpointError as e:
-        raise ResumeError(str(e)) from None
-    saved = TrainConfig.from_dict(meta["config"])
-    if saved.arch != config.arch or meta["labels"] != labels:
-        raise ResumeError(
-            f"{path}: was a {saved.arch} run on labels {meta['labels']}; "
-            "resume with the same architecture and data"
-        )
-    if FeatureConfig.from_dict(meta["features"]) != cfg:
-        raise ResumeError(f"{path}: feature settings differ from this run's")
-    return meta, weights

@@ -142,3 +142,15 @@ def test_learns_a_synthetic_ten_genre_corpus(tmp_path: Path, feature_cache: Path
     test = result.metrics["test"]
     assert test["tracks"] == 30
     assert test["track_accuracy"] >= 0.9, test
+
+
+def test_the_resumable_state_is_what_a_state_file_must_hold() -> None:
+    """What `fit` saves to resume (ResumableState) and what a state file is refused without
+    (state.REQUIRED) are one list: a field added to one is missed by the other."""
+    from mgr_desktop.train.loop import ResumableState
+    from mgr_desktop.train.state import REQUIRED
+
+    saved = set(ResumableState.__dataclass_fields__)
+    assert saved <= set(REQUIRED)
+    assert set(REQUIRED) - saved == {"optimizer", "scheduler", "scaler", "rng", "config",
+                                     "labels", "features"}  # fmt: skip
