@@ -72,7 +72,6 @@ def _imports() -> str:
         "soundfile",
         "soxr",
         "safetensors",
-        "librosa",
     ):
         importlib.import_module(name)
     import torch

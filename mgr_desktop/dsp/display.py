@@ -23,25 +23,7 @@ def display_config(sample_rate: int = DISPLAY_RATE) -> FeatureConfig:
 
 
 def band_frequencies(cfg: FeatureConfig) -> np.ndarray:
-    """Centre frequency in Hz of each mel band (Slaney mel scale, as librosa's filters), in
-    numpy: the window labels its axis before librosa, which costs ~0.5 s to import, loads."""
-    fmax = cfg.fmax if cfg.fmax is not None else cfg.nyquist
-    mels = np.linspace(_hz_to_mel(cfg.fmin), _hz_to_mel(fmax), cfg.n_mels + 2)[1:-1]
-    return _mel_to_hz(mels)
+    """Centre frequency in Hz of each mel band, for the axis labels."""
+    from mgr_desktop.dsp.mel import mel_frequencies
 
-
-_F_SP, _MIN_LOG_HZ = 200.0 / 3, 1000.0
-_MIN_LOG_MEL, _LOGSTEP = _MIN_LOG_HZ / _F_SP, np.log(6.4) / 27.0
-
-
-def _hz_to_mel(hz: float) -> float:
-    if hz < _MIN_LOG_HZ:
-        return hz / _F_SP
-    return _MIN_LOG_MEL + float(np.log(hz / _MIN_LOG_HZ)) / _LOGSTEP
-
-
-def _mel_to_hz(mels: np.ndarray) -> np.ndarray:
-    hz = mels * _F_SP
-    log = mels >= _MIN_LOG_MEL
-    hz[log] = _MIN_LOG_HZ * np.exp(_LOGSTEP * (mels[log] - _MIN_LOG_MEL))
-    return hz
+    return mel_frequencies(cfg)

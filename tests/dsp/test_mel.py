@@ -77,3 +77,27 @@ def test_frame_windows_pad_a_short_signal_to_one_window() -> None:
     assert windows.shape == (1, 128, 130)
     assert (windows[0, :, 60:] == CFG.db_floor).all()
     assert times == [(0.0, 3.0)]
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        FeatureConfig(),
+        FeatureConfig(sample_rate=16000, n_fft=512, hop_length=256, n_mels=96),
+        FeatureConfig(sample_rate=48000, n_fft=4096, hop_length=1024, n_mels=128),
+        FeatureConfig(fmin=30.0, fmax=8000.0, n_mels=64),
+    ],
+)
+def test_the_filterbank_and_band_centres_are_librosas(cfg: FeatureConfig) -> None:
+    """Written out in numpy so the app never imports librosa; it must stay librosa's."""
+    import librosa
+
+    from mgr_desktop.dsp.mel import mel_filterbank, mel_frequencies
+
+    ref = librosa.filters.mel(
+        sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax
+    )
+    np.testing.assert_allclose(mel_filterbank(cfg), ref, rtol=0, atol=1e-7)
+    fmax = cfg.fmax if cfg.fmax is not None else cfg.sample_rate / 2
+    centres = librosa.mel_frequencies(n_mels=cfg.n_mels + 2, fmin=cfg.fmin, fmax=fmax)[1:-1]
+    np.testing.assert_allclose(mel_frequencies(cfg), centres, rtol=1e-9)
