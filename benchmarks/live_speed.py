@@ -120,7 +120,7 @@ def readout_latency(model_dir: Path) -> None:
 
     from mgr_desktop.inference.engine import Engine
     from mgr_desktop.inference.live import LiveAnalyzer
-    from mgr_desktop.inference.worker import LiveWorker
+    from mgr_desktop.gui.workers import LiveWorker
     from tests.helpers import make_model_file
 
     QApplication.instance() or QApplication([])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from mgr_desktop.config import FeatureConfig
+from mgr_desktop.dsp.mel_scale import mel_frequencies
 
 DISPLAY_RATE = 22050  # files are decoded for display at this rate
 DISPLAY_MELS = 128
@@ -24,6 +25,4 @@ def display_config(sample_rate: int = DISPLAY_RATE) -> FeatureConfig:
 
 def band_frequencies(cfg: FeatureConfig) -> np.ndarray:
     """Centre frequency in Hz of each mel band, for the axis labels."""
-    from mgr_desktop.dsp.mel import mel_frequencies
-
     return mel_frequencies(cfg)

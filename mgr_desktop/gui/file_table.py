@@ -20,7 +20,8 @@ from mgr_desktop.atomic import write_text_atomic
 from mgr_desktop.safetext import csv_cell
 
 QUEUED, ANALYSING, DONE, FAILED, WAITING = "queued", "analysing", "done", "error", "needs a model"
-STATUSES = (QUEUED, ANALYSING, DONE, FAILED, WAITING)
+CANCELLED = "cancelled"
+STATUSES = (QUEUED, ANALYSING, DONE, FAILED, WAITING, CANCELLED)
 COLUMNS = ("File", "Genre", "Confidence", "Duration", "Status")
 FLUSH_MS = 100  # the view hears of changed rows at most this often
 Index = QModelIndex | QPersistentModelIndex

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from mgr_desktop.gui.file_table import (
     ANALYSING,
+    CANCELLED,
     COLUMNS,
     DONE,
     FAILED,
@@ -212,11 +213,18 @@ class FilesPanel(QWidget):
 
     def requeue_all(self) -> None:
         """A new model: analyse everything again with it."""
-        paths = [r.path for r in self.model.rows if r.status in (DONE, WAITING, QUEUED, ANALYSING)]
+        live = (DONE, WAITING, QUEUED, ANALYSING, CANCELLED)
+        paths = [r.path for r in self.model.rows if r.status in live]
         for p in paths:
             self.model.update(p, QUEUED)
         if paths:
             self.classify_requested.emit(paths)
+
+    def mark_cancelled(self) -> None:
+        """The user cancelled the batch: what it had not reached says so."""
+        for r in self.model.rows:
+            if r.status in (QUEUED, ANALYSING):
+                self.model.update(r.path, CANCELLED)
 
     def on_started(self, path: str) -> None:
         self.model.update(path, ANALYSING)

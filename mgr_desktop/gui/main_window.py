@@ -30,7 +30,7 @@ from mgr_desktop.gui.model_picker import ModelPicker
 from mgr_desktop.gui.row_summary import summarize
 from mgr_desktop.gui.settings import Key, Settings
 from mgr_desktop.gui.spectrogram_view import COLORMAPS
-from mgr_desktop.inference.worker import FileWorker, LiveWorker
+from mgr_desktop.gui.workers import FileWorker, LiveWorker, ModelLoader
 from mgr_desktop.paths import default_model_path
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ class MainWindow(QMainWindow):
     _load_model = Signal(str, str)
     _classify = Signal(list)
     _analyze_live = Signal(object, float)
+    _use_engine = Signal(object)  # to the file and live workers' set_engine slots
+    _start_file_worker = Signal()
     crashed = Signal(str)  # an uncaught exception on any thread (see logs.install_excepthooks)
     THREAD_STOP_MS = 10000  # how long quitting waits for each worker thread
 
@@ -65,10 +67,13 @@ class MainWindow(QMainWindow):
         self._pending_files = list(files or [])
 
         # Results cross to the GUI thread as the table's compact summaries, made on the worker.
+        self.model_thread, self.model_loader = QThread(self), ModelLoader()
         self.file_thread, self.file_worker = QThread(self), FileWorker(summarize)
         self.live_thread, self.live_worker = QThread(self), LiveWorker()
+        self.model_thread.setObjectName("model-loader")
         self.file_thread.setObjectName("file-worker")
         self.live_thread.setObjectName("live-worker")
+        self.model_loader.moveToThread(self.model_thread)
         self.file_worker.moveToThread(self.file_thread)
         self.live_worker.moveToThread(self.live_thread)
 
@@ -106,8 +111,10 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self._refresh_picker()
         self._update_model_state()
+        self.model_thread.start()
         self.file_thread.start()
         self.live_thread.start()
+        self._start_file_worker.emit()
 
     # -- construction -----------------------------------------------------------------------
     def _make_empty_state(self) -> QWidget:
@@ -151,6 +158,7 @@ class MainWindow(QMainWindow):
         )
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
+        self.cancel_action = self._action(file_menu, "&Cancel analysis", self.cancel_batch, "Esc")
         play = bar.addMenu("&Playback")
         self._action(play, "Play / pause", self.files.toggle_play)  # Space: see below
         self._action(play, "Stop", self.files.stop, "Ctrl+.")
@@ -178,6 +186,17 @@ class MainWindow(QMainWindow):
         self.files.add_files.clicked.connect(self.open_files_dialog)
         self.files.add_folder.clicked.connect(self.open_folder_dialog)
         self.files.export.clicked.connect(self.export_csv)
+
+    def cancel_batch(self) -> None:
+        """Stop the running batch after the file in hand; the rest are marked cancelled."""
+        self._user_cancelled = True
+        self.file_worker.cancel()
+
+    def _on_batch_finished(self) -> None:
+        if getattr(self, "_user_cancelled", False):
+            self._user_cancelled = False
+            self.files.mark_cancelled()
+            self.statusBar().showMessage("Analysis cancelled", 5000)
 
     def open_log_folder(self) -> None:
         from PySide6.QtCore import QUrl
@@ -211,15 +230,19 @@ class MainWindow(QMainWindow):
         return action
 
     def _connect_workers(self) -> None:
-        fw, lw = self.file_worker, self.live_worker
-        self._warm_up.connect(fw.warm_up)
-        self._load_model.connect(fw.load_model)
+        fw, lw, ml = self.file_worker, self.live_worker, self.model_loader
+        self._warm_up.connect(ml.warm_up)
+        self._load_model.connect(ml.load_model)
+        self._start_file_worker.connect(fw.start)
+        self._use_engine.connect(fw.set_engine)
+        self._use_engine.connect(lw.set_engine)
         self._classify.connect(fw.classify)
         self._analyze_live.connect(lw.analyze)
-        fw.backend_ready.connect(self._on_backend_ready)
-        fw.backend_ready.connect(self.files.warm_up)
-        fw.model_loaded.connect(self._on_model_loaded)
-        fw.model_failed.connect(self._on_model_failed)
+        ml.backend_ready.connect(self._on_backend_ready)
+        ml.backend_ready.connect(self.files.warm_up)
+        ml.model_loaded.connect(self._on_model_loaded)
+        ml.model_failed.connect(self._on_model_failed)
+        fw.batch_finished.connect(self._on_batch_finished)
         fw.file_started.connect(self.files.on_started)
         fw.file_done.connect(self.files.on_done)
         fw.file_failed.connect(self.files.on_failed)
@@ -284,7 +307,8 @@ class MainWindow(QMainWindow):
         known = self.settings.get(Key.KNOWN_MODELS)
         if path not in known:
             self.settings.set(Key.KNOWN_MODELS, [*known, path])
-        self.live_worker.set_engine(engine)
+        self.file_worker.cancel()  # the running batch's results are the old model's
+        self._use_engine.emit(engine)
         self.files.set_engine(engine)
         info = engine.info
         self.model_info.setText(
@@ -469,7 +493,7 @@ class MainWindow(QMainWindow):
         self.listen.stop()
         self.files.shutdown()
         self.file_worker.cancel()
-        for thread in (self.file_thread, self.live_thread):
+        for thread in (self.file_thread, self.live_thread, self.model_thread):
             thread.quit()
             if not thread.wait(self.THREAD_STOP_MS):
                 log.error(

@@ -112,7 +112,7 @@ class TrackLoader(QObject):
 
     # -- the thread ------------------------------------------------------------------------
     def _run(self) -> None:
-        from mgr_desktop.inference.worker import lower_thread_priority
+        from mgr_desktop.gui.workers import lower_thread_priority
 
         lower_thread_priority(5)  # below the GUI thread, above a batch (10)
         self._warm()
@@ -268,8 +268,8 @@ class ResultDetails(QObject):
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _classify(self, engine: Any, path: str, generation: int) -> None:
+        from mgr_desktop.gui.workers import lower_thread_priority
         from mgr_desktop.inference.engine import TrackResult
-        from mgr_desktop.inference.worker import lower_thread_priority
 
         lower_thread_priority()
         if generation != self._generation:
