@@ -116,7 +116,9 @@ def _internal_error(e: Exception, verbose: bool) -> int:
 
         traceback.print_exception(e, file=sys.stderr)
     where = (
-        f"details in {log_files[0]}" if log_files else "run again with --verbose for the traceback"
+        f"details in {log_files[0]}; --verbose shows them here"
+        if log_files
+        else "run again with --verbose for the traceback"
     )
     print(
         f"mgr-desktop: internal error: {type(e).__name__}: {escape(str(e), 200)} ({where})",

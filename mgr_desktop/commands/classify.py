@@ -246,5 +246,5 @@ COMMAND = Command(
     "classify audio files or folders",
     "Classify audio files; folders are searched recursively.",
     add_arguments,
-    run,
+    lambda args: run(args),  # late-bound, so a patched run() is the one called
 )

@@ -120,5 +120,5 @@ COMMAND = Command(
     "confusion matrix, on the test subset of the chosen split (or every track with --split "
     "all).",
     add_arguments,
-    run,
+    lambda args: run(args),  # late-bound, so a patched run() is the one called
 )

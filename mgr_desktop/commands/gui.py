@@ -28,5 +28,5 @@ COMMAND = Command(
     "open the window (the default)",
     "Open the window, optionally with files to analyse.",
     add_arguments,
-    run,
+    lambda args: run(args),  # late-bound, so a patched run() is the one called
 )

@@ -105,5 +105,5 @@ COMMAND = Command(
     "print the live genre readout from a microphone",
     "Listen to an input device and print a readout from the last 3 s, four times a second.",
     add_arguments,
-    run,
+    lambda args: run(args),  # late-bound, so a patched run() is the one called
 )
