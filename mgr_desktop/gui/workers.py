@@ -1,8 +1,9 @@
 """Qt wrappers that run the engine on worker threads. The UI thread never waits for the model.
 
-FileWorker loads models and analyses files; LiveWorker turns 3 s windows into readouts. Each
-lives on its own QThread and is driven by queued signals; torch is first imported there, so the
-window can appear before it loads.
+One owner per thread, each driven only by queued signals: ModelLoader imports torch (so the
+window can appear before it loads) and loads models, so a new model never waits behind a
+batch; FileWorker analyses batches (cancellable between files); LiveWorker turns 3 s windows
+into readouts. A loaded engine reaches the other two through their `set_engine` slots.
 
 A batch leaves the GUI thread room: the file worker runs at a lower priority (a nice value on
 Linux, which the decoding threads it starts inherit), its model uses one core fewer than the
@@ -26,28 +27,13 @@ from PySide6.QtCore import QObject, Signal, Slot
 log = logging.getLogger(__name__)
 
 
-class FileWorker(QObject):
+class ModelLoader(QObject):
     backend_ready = Signal()
     model_loaded = Signal(object, str)  # Engine, device description
     model_failed = Signal(str, str)  # path, reason
-    file_started = Signal(str)
-    file_done = Signal(str, object)  # path, summarize(TrackResult)
-    file_failed = Signal(str, str)  # path, reason
-    batch_finished = Signal()
-
-    def __init__(self, summarize: Callable[[Any], Any] | None = None) -> None:
-        super().__init__()
-        self.engine: Any = None
-        self.summarize = summarize or (lambda result: result)
-        self._cancel = threading.Event()
-
-    def cancel(self) -> None:
-        """Thread-safe: stop after the current file."""
-        self._cancel.set()
 
     @Slot()
     def warm_up(self) -> None:
-        lower_thread_priority()  # before torch and any thread it starts from here
         import torch  # noqa: F401  (the expensive import, off the UI thread)
 
         from mgr_desktop.inference import engine  # noqa: F401
@@ -69,8 +55,33 @@ class FileWorker(QObject):
             log.exception("loading %s", path)
             self.model_failed.emit(path, f"{type(e).__name__}: {e}")
             return
-        self.engine = engine
         self.model_loaded.emit(engine, describe(engine.device))
+
+
+class FileWorker(QObject):
+    file_started = Signal(str)
+    file_done = Signal(str, object)  # path, summarize(TrackResult)
+    file_failed = Signal(str, str)  # path, reason
+    batch_finished = Signal()
+
+    def __init__(self, summarize: Callable[[Any], Any] | None = None) -> None:
+        super().__init__()
+        self.engine: Any = None
+        self.summarize = summarize or (lambda result: result)
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        """Thread-safe (a threading.Event, no Qt object touched): stop the running batch
+        after the file in hand. The one method other threads may call directly."""
+        self._cancel.set()
+
+    @Slot()
+    def start(self) -> None:
+        lower_thread_priority()  # this thread, and the decoding threads it starts, yield
+
+    @Slot(object)
+    def set_engine(self, engine: Any) -> None:
+        self.engine = engine
 
     @Slot(list)
     def classify(self, paths: list[str]) -> None:
@@ -127,6 +138,7 @@ class LiveWorker(QObject):
         self.analyzer: Any = None
         self.busy = False  # read by the UI thread to drop windows rather than queue them
 
+    @Slot(object)
     def set_engine(self, engine: Any) -> None:
         from mgr_desktop.inference.live import LiveAnalyzer
 
