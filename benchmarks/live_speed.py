@@ -118,9 +118,9 @@ def readout_latency(model_dir: Path) -> None:
     from PySide6.QtCore import QEventLoop, QThread
     from PySide6.QtWidgets import QApplication
 
+    from mgr_desktop.gui.workers import LiveWorker
     from mgr_desktop.inference.engine import Engine
     from mgr_desktop.inference.live import LiveAnalyzer
-    from mgr_desktop.gui.workers import LiveWorker
     from tests.helpers import make_model_file
 
     QApplication.instance() or QApplication([])
