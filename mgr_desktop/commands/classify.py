@@ -73,7 +73,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mgr_desktop.audio.discover import expand_inputs
+    from mgr_desktop.audio.input_files import expand_inputs
     from mgr_desktop.inference.engine import FileFailure, TrackResult
     from mgr_desktop.inference.result_cache import ResultCache, cached_classify
     from mgr_desktop.paths import model_or_default

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from mgr_desktop.commands.common import load_engine
     from mgr_desktop.commands.train import Printer
     from mgr_desktop.train.data import prepare
-    from mgr_desktop.train.discover import DatasetError
+    from mgr_desktop.train.dataset_tracks import DatasetError
     from mgr_desktop.train.loop import evaluate
 
     engine = load_engine(args.model, args.device)

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     from mgr_desktop.device import DeviceUnavailableError, pick_device
     from mgr_desktop.models.registry import get_architecture
     from mgr_desktop.train.data import prepare
-    from mgr_desktop.train.discover import DatasetError
+    from mgr_desktop.train.dataset_tracks import DatasetError
     from mgr_desktop.train.loop import ResumeError, fit
     from mgr_desktop.train.recipe import TrainConfig
     from mgr_desktop.train.runs import FINISHED

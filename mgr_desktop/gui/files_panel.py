@@ -179,7 +179,7 @@ class FilesPanel(QWidget):
     def add_paths(self, paths: list[str]) -> None:
         """Files named directly are listed at once; folders are searched on a thread of their
         own (a big or slow folder must not stall the window), and listed when searched."""
-        from mgr_desktop.audio.discover import expand_inputs
+        from mgr_desktop.audio.input_files import expand_inputs
 
         if any(Path(p).is_dir() for p in paths):
             if self._scanner is None:

@@ -180,7 +180,7 @@ class TrainForm(QGroupBox):
     def set_data_folder(self, folder: str) -> None:
         """Validate on selection: the discovery report (reads and hashes every file, so off
         the UI thread)."""
-        from mgr_desktop.train.discover import discover
+        from mgr_desktop.train.dataset_tracks import discover
 
         self.folder.setText(folder)
         self.report = None
@@ -192,7 +192,7 @@ class TrainForm(QGroupBox):
         self.report_changed.emit()
 
     def _check_report(self) -> None:
-        from mgr_desktop.train.discover import DatasetError
+        from mgr_desktop.train.dataset_tracks import DatasetError
 
         fut = self._report_future
         if fut is None:

@@ -11,7 +11,7 @@ import numpy as np
 from mgr_desktop.config import FeatureConfig
 from mgr_desktop.paths import cache_dir
 from mgr_desktop.train.cache import FeatureCache
-from mgr_desktop.train.discover import DatasetError, DatasetReport, Track, discover
+from mgr_desktop.train.dataset_tracks import DatasetError, DatasetReport, Track, discover
 from mgr_desktop.train.events import (
     CacheDone,
     CacheProgress,

@@ -56,7 +56,7 @@ def run_job(job: TrainJob, events: Any, stop: Any) -> None:
     """Process entry point: prepare data, train (every fold for k-fold), report through
     `events`. Never raises: the last event is a RunEnded or a RunFailed."""
     from mgr_desktop.train.cache import Stopped
-    from mgr_desktop.train.discover import DatasetError
+    from mgr_desktop.train.dataset_tracks import DatasetError
     from mgr_desktop.train.loop import ResumeError
 
     put = events.put

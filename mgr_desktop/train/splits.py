@@ -8,7 +8,7 @@ from importlib import resources
 
 import numpy as np
 
-from mgr_desktop.train.discover import DatasetError, Track
+from mgr_desktop.train.dataset_tracks import DatasetError, Track
 
 SPLITS = ("random", "fault-filtered", "kfold")
 

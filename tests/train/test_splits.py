@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from mgr_desktop.config import GTZAN_GENRES
-from mgr_desktop.train.discover import Track, discover
+from mgr_desktop.train.dataset_tracks import Track, discover
 from mgr_desktop.train.splits import (
     fault_filtered_split,
     kfold_splits,
@@ -60,7 +60,7 @@ def test_fault_filtered_places_exactly_the_published_tracks(tmp_path: Path) -> N
 
 
 def test_fault_filtered_refuses_data_without_gtzan_names() -> None:
-    from mgr_desktop.train.discover import DatasetError
+    from mgr_desktop.train.dataset_tracks import DatasetError
 
     with pytest.raises(DatasetError, match="GTZAN's file names"):
         fault_filtered_split(_tracks(5))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mgr_desktop.audio.discover import expand_inputs
+from mgr_desktop.audio.input_files import expand_inputs
 
 
 def test_folders_find_every_common_audio_container(tmp_path: Path) -> None:

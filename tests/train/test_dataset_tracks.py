@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mgr_desktop.train.discover import DatasetError, discover
+from mgr_desktop.train.dataset_tracks import DatasetError, discover
 from tests.helpers import tone, write
 
 
