@@ -70,7 +70,7 @@ def main() -> None:
         with torch.inference_mode():
             ms_model = median_ms(lambda e=engine, w=window: e.model(w))
         wave = torch.randn(66150).numpy()
-        ms_total = median_ms(lambda e=engine, w=wave: e.classify_window(w))
+        ms_total = median_ms(lambda e=engine, w=wave: e.classify_segment(w))
         print(
             f"{arch:9s} one window at batch 1: model {ms_model:.1f} ms, mel+model {ms_total:.1f} ms"
         )

@@ -94,9 +94,9 @@ def main() -> None:
         cfg = engine.cfg
         x = torch.randn(1, 1, cfg.n_mels, cfg.segment_frames, device=engine.device)
         with torch.inference_mode():
-            model_ms = median_ms(lambda e=engine, x=x: e.window_outputs(x[:, 0]), n=20)
+            model_ms = median_ms(lambda e=engine, x=x: e.segment_outputs(x[:, 0]), n=20)
         wave = torch.randn(cfg.segment_samples).numpy() * 0.1
-        total_ms = median_ms(lambda e=engine, w=wave: e.classify_window(w), n=20)
+        total_ms = median_ms(lambda e=engine, w=wave: e.classify_segment(w), n=20)
         print(
             f"{name:8s} one 3 s segment at batch 1: model {model_ms:.1f} ms, "
             f"features + model (the live readout) {total_ms:.1f} ms"

@@ -118,14 +118,14 @@ def _model(arch: str, state: dict[str, object]) -> str:
     import torch
 
     from mgr_desktop.config import GTZAN_GENRES
-    from mgr_desktop.dsp.mel import LogMel, frame_windows, normalise
+    from mgr_desktop.dsp.mel import LogMel, cut_segments, normalise
     from mgr_desktop.inference.engine import optimise_for_inference
     from mgr_desktop.models.registry import build_model, get_architecture
 
     cfg = get_architecture(arch).features  # each architecture's own front end
     model = optimise_for_inference(build_model(arch, len(GTZAN_GENRES)).eval(), torch.device("cpu"))
     feats = LogMel(cfg)(torch.from_numpy(state["wave"]))  # type: ignore[arg-type]
-    windows, _ = frame_windows(feats, cfg, 1.5)
+    windows, _ = cut_segments(feats, cfg, 1.5)
     x = normalise(windows, cfg).unsqueeze(1).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         probs = torch.softmax(model(x), -1)

@@ -132,7 +132,7 @@ def segment_times(starts: list[int], cfg: FeatureConfig) -> list[tuple[float, fl
     ]
 
 
-def frame_windows(
+def cut_segments(
     db: torch.Tensor, cfg: FeatureConfig, hop_seconds: float
 ) -> tuple[torch.Tensor, list[tuple[float, float]]]:
     """Cut a whole-track log-mel (n_mels, frames) into (n, n_mels, segment_frames) windows.

@@ -1,6 +1,6 @@
 """A track's features and analysis segments from blocks of samples, with bounded memory.
 
-Pushing a whole track as one block gives exactly what `LogMel` and `frame_windows` give on the
+Pushing a whole track as one block gives exactly what `LogMel` and `cut_segments` give on the
 whole waveform (centred framing, zero padding, the last segment aligned to the end); pushing
 it in blocks of any size gives the same columns, so a 2-hour file never needs to be in memory.
 """

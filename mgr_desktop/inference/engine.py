@@ -150,7 +150,7 @@ class Engine:
             return self.mel(torch.from_numpy(np.ascontiguousarray(wave)).to(self.device))
 
     # -- model ------------------------------------------------------------------------------
-    def window_outputs(
+    def segment_outputs(
         self, windows_db: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """(n, n_mels, frames) feature windows -> calibrated (n, classes) segment
@@ -173,8 +173,8 @@ class Engine:
             raise InvalidOutputError("model produced invalid output (NaN or infinite numbers)")
         return logp, (torch.cat(tags) if tags else None), (torch.cat(embs) if embs else None)
 
-    def window_log_probs(self, windows_db: torch.Tensor) -> torch.Tensor:
-        return self.window_outputs(windows_db)[0]
+    def segment_log_probs(self, windows_db: torch.Tensor) -> torch.Tensor:
+        return self.segment_outputs(windows_db)[0]
 
     def track_verdict(self, logp: torch.Tensor, embeddings: torch.Tensor | None) -> np.ndarray:
         """Calibrated track probabilities from its (audible) segments."""
@@ -187,11 +187,11 @@ class Engine:
             return p.numpy()
         return track_log_probs(logp).exp().numpy()
 
-    def classify_window(self, wave: np.ndarray) -> np.ndarray:
+    def classify_segment(self, wave: np.ndarray) -> np.ndarray:
         """Probabilities for the last window of a live signal (microphone readout)."""
         db = self.log_mel(wave[-self.cfg.segment_samples :])
         window = db[..., -self.cfg.segment_frames :].unsqueeze(0)
-        return self.window_log_probs(window)[0].exp().numpy()
+        return self.segment_log_probs(window)[0].exp().numpy()
 
     def classify_blocks(
         self, blocks: Iterable[np.ndarray], path: str = "", note: Callable[[], str] | None = None
@@ -209,7 +209,7 @@ class Engine:
         def run(final: bool = False) -> None:
             while len(pending) >= self.batch_size or (final and pending):
                 batch, pending[:] = pending[: self.batch_size], pending[self.batch_size :]
-                lp, tg, em = self.window_outputs(torch.stack(batch))
+                lp, tg, em = self.segment_outputs(torch.stack(batch))
                 logp.append(lp)
                 if tg is not None:
                     tags.append(tg)

@@ -64,7 +64,7 @@ class LiveAnalyzer:
         if level_dbfs(window) <= SILENCE_DBFS:  # nothing to judge: no verdict, and forget
             self._smoothed = None
             return Readout(now, None, 0.0, {}, level_db)
-        probs = self.engine.classify_window(window)
+        probs = self.engine.classify_segment(window)
         if self._smoothed is None:
             self._smoothed = probs
         else:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from mgr_desktop.config import FeatureConfig
-from mgr_desktop.dsp.mel import frame_windows, normalise, segment_starts
+from mgr_desktop.dsp.mel import cut_segments, normalise, segment_starts
 from mgr_desktop.paths import cache_dir
 from mgr_desktop.train.cache import FeatureCache
 from mgr_desktop.train.data import TrainData
@@ -108,7 +108,7 @@ def teacher_logits(
                 if stop is not None and stop.is_set():
                     raise Stopped()
                 feats = torch.from_numpy(np.asarray(features[t], np.float32))
-                windows, _ = frame_windows(feats, cfg, hop_seconds)
+                windows, _ = cut_segments(feats, cfg, hop_seconds)
                 parts = [
                     teacher(normalise(windows[i : i + batch], cfg).unsqueeze(1).to(device))
                     for i in range(0, len(windows), batch)

@@ -20,7 +20,7 @@ import torch
 
 from mgr_desktop.atomic import write_bytes_atomic
 from mgr_desktop.config import FeatureConfig
-from mgr_desktop.dsp.mel import frame_windows, normalise
+from mgr_desktop.dsp.mel import cut_segments, normalise
 from mgr_desktop.train.cache import Stopped
 
 Progress = Callable[[int, int, str], None]
@@ -43,7 +43,7 @@ def segment_embeddings(
     batch: int = 64,
 ) -> np.ndarray:
     """(n_mels, frames) features of one track -> (segments, dim) raw backbone embeddings."""
-    windows, _ = frame_windows(torch.from_numpy(np.asarray(feats, np.float32)), cfg, hop_seconds)
+    windows, _ = cut_segments(torch.from_numpy(np.asarray(feats, np.float32)), cfg, hop_seconds)
     out = []
     with torch.inference_mode():
         for i in range(0, len(windows), batch):

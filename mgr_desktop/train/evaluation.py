@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from mgr_desktop.config import FeatureConfig
-from mgr_desktop.dsp.mel import frame_windows, normalise
+from mgr_desktop.dsp.mel import cut_segments, normalise
 from mgr_desktop.train.distributed import Dist
 from mgr_desktop.train.metrics import Evaluation, evaluation_from_window_logp
 
@@ -51,7 +51,7 @@ def evaluate(
             pending.clear()
 
         for i in mine:
-            windows, _ = frame_windows(
+            windows, _ = cut_segments(
                 torch.from_numpy(feats[i].astype(np.float32)), cfg, hop_seconds
             )
             pending.append((i, windows))

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mgr_desktop.config import FeatureConfig
-from mgr_desktop.dsp.mel import LogMel, frame_windows
+from mgr_desktop.dsp.mel import LogMel, cut_segments
 
 CFG = FeatureConfig()
 # Stated tolerance: within 0.01 dB of librosa wherever the power is above -80 dB re full scale.
@@ -64,7 +64,7 @@ def test_silence_is_the_floor_not_minus_infinity() -> None:
 
 def test_frame_windows_cover_the_track_end_to_end() -> None:
     db = torch.arange(1293, dtype=torch.float32).expand(128, -1)  # a 30 s track
-    windows, times = frame_windows(db, CFG, hop_seconds=1.5)
+    windows, times = cut_segments(db, CFG, hop_seconds=1.5)
     assert windows.shape[1:] == (128, 130)
     assert times[0][0] == 0.0
     assert windows[-1, 0, -1] == 1292  # last window ends on the last frame
@@ -73,7 +73,7 @@ def test_frame_windows_cover_the_track_end_to_end() -> None:
 
 
 def test_frame_windows_pad_a_short_signal_to_one_window() -> None:
-    windows, times = frame_windows(torch.zeros(128, 60), CFG, 1.5)
+    windows, times = cut_segments(torch.zeros(128, 60), CFG, 1.5)
     assert windows.shape == (1, 128, 130)
     assert (windows[0, :, 60:] == CFG.db_floor).all()
     assert times == [(0.0, 3.0)]

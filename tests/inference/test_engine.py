@@ -25,7 +25,7 @@ def test_track_verdict_is_the_normalised_product_of_segment_probabilities(
 
     engine = Engine.from_file(make_model_file(tmp_path / "ab.safetensors", labels=("a", "b")))
     segments = torch.log(torch.tensor([[0.9, 0.1], [0.2, 0.8]]))
-    monkeypatch.setattr(engine, "window_outputs", lambda w: (segments[: len(w)], None, None))
+    monkeypatch.setattr(engine, "segment_outputs", lambda w: (segments[: len(w)], None, None))
     noise = np.random.default_rng(0).standard_normal(int(22050 * 4.5)).astype(np.float32) * 0.1
     result = engine.classify_waveform(noise, "x")
     assert [s.genre for s in result.segments] == ["a", "b"]
@@ -68,7 +68,7 @@ def test_batch_keeps_order_and_continues_past_failures(engine: Engine, tmp_path:
 
 def test_live_window_matches_the_file_path_on_one_window(engine: Engine) -> None:
     wave = tone(3.0, freq=330)
-    live = engine.classify_window(wave)
+    live = engine.classify_segment(wave)
     whole = engine.classify_waveform(wave)
     np.testing.assert_allclose(live, whole.segments[0].probabilities, atol=1e-6)
 

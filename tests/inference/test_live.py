@@ -19,7 +19,7 @@ class FixedEngine:
         self.labels = ["a", "b", "c"]
         self.answers = answers
 
-    def classify_window(self, window: np.ndarray) -> np.ndarray:
+    def classify_segment(self, window: np.ndarray) -> np.ndarray:
         return np.array(self.answers[id(window)])
 
 
@@ -75,7 +75,7 @@ def test_the_real_engine_feeds_the_readout(cnn_model: Path) -> None:
     window = tone(3.0, freq=330)
     readout = LiveAnalyzer(engine).analyze(window, -20.0)
     np.testing.assert_allclose(
-        list(readout.probabilities.values()), engine.classify_window(window), atol=1e-6
+        list(readout.probabilities.values()), engine.classify_segment(window), atol=1e-6
     )
     assert list(readout.probabilities) == engine.labels
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mgr_desktop.audio.decode import decode_file
-from mgr_desktop.dsp.mel import LogMel, frame_windows, pad_to_window
+from mgr_desktop.dsp.mel import LogMel, cut_segments, pad_to_window
 from mgr_desktop.dsp.track_stream import SegmentCutter, TrackFeatures
 from mgr_desktop.inference.engine import Engine
 from tests.helpers import write
@@ -66,7 +66,7 @@ def test_features_in_blocks_equal_the_whole_track_log_mel(engine: Engine) -> Non
 
 def test_segments_cut_in_blocks_equal_frame_windows(engine: Engine) -> None:
     db = torch.randn(engine.cfg.n_mels, 1000)
-    expected, _ = frame_windows(db, engine.cfg, 1.5)
+    expected, _ = cut_segments(db, engine.cfg, 1.5)
     cutter = SegmentCutter(engine.cfg, 1.5)
     got = [w for i in range(0, 1000, 37) for w in cutter.push(db[:, i : i + 37])]
     got += list(cutter.finish())

@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 
 from mgr_desktop.config import MUSICNN_FEATURES
-from mgr_desktop.dsp.mel import frame_windows, normalise
+from mgr_desktop.dsp.mel import cut_segments, normalise
 from mgr_desktop.models.checkpoint import load_model
 from mgr_desktop.train import events as ev
 from mgr_desktop.train.data import prepare
@@ -93,7 +93,7 @@ def test_the_student_agrees_with_the_teacher_on_held_out_segments(run) -> None:
     with torch.inference_mode():
         for t in [*data.split.valid, *data.split.test]:
             feats = torch.from_numpy(data.features[str(t.path)].astype(np.float32))
-            windows, _ = frame_windows(feats, MUSICNN_FEATURES, HOP)
+            windows, _ = cut_segments(feats, MUSICNN_FEATURES, HOP)
             x = normalise(windows, MUSICNN_FEATURES).unsqueeze(1)
             agree += int((student(x).argmax(1) == teacher(x).argmax(1)).sum())
             total += len(x)

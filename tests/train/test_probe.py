@@ -94,9 +94,9 @@ def test_the_engine_applies_the_temperature_and_returns_tags(probe_run, corpus) 
     assert out.genre in engine.labels and len(out.tags) == 5
     assert all(0 <= p <= 1 for p in out.tags.values())
     # each segment's probabilities are softmax(logits / T), T as stored in the file
-    from mgr_desktop.dsp.mel import frame_windows, normalise
+    from mgr_desktop.dsp.mel import cut_segments, normalise
 
-    w, _ = frame_windows(engine.log_mel(_wave(engine, track)), engine.cfg, engine.hop_seconds)
+    w, _ = cut_segments(engine.log_mel(_wave(engine, track)), engine.cfg, engine.hop_seconds)
     with torch.inference_mode():
         logits = engine.model(normalise(w, engine.cfg).unsqueeze(1))
     expected = torch.softmax(logits / read_info(result.model_path).temperature, -1).numpy()
