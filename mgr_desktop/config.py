@@ -56,41 +56,13 @@ class FeatureConfig:
     def __post_init__(self) -> None:
         # Bounds that keep any model file's settings cheap and finite (issue 13): a model file
         # is input from a stranger, and these numbers size every buffer inference allocates.
-        problems = []
-        for name in _FLOAT_FIELDS:
-            value = getattr(self, name)
-            if value is not None and not math.isfinite(value):
-                problems.append(f"{name} must be finite")
-        if problems:
-            raise ValueError("invalid feature settings: " + "; ".join(problems))
-        if not 4000 <= self.sample_rate <= 192000:
-            problems.append(f"sample_rate {self.sample_rate} not in [4000, 192000]")
-        if not 64 <= self.n_fft <= MAX_N_FFT or self.n_fft & (self.n_fft - 1):
-            problems.append(f"n_fft {self.n_fft} is not a power of two in [64, {MAX_N_FFT}]")
-        if not 0 < self.hop_length <= self.n_fft or self.hop_length * 16 < self.n_fft:
-            problems.append(f"hop_length {self.hop_length} not in [n_fft/16, n_fft]")
-        if not 8 <= self.n_mels <= 512:
-            problems.append(f"n_mels {self.n_mels} not in [8, 512]")
-        if not 0.5 <= self.segment_seconds <= 30:
-            problems.append(f"segment_seconds {self.segment_seconds} not in [0.5, 30]")
-        fmax = self.nyquist if self.fmax is None else self.fmax
-        if not 0 <= self.fmin < fmax <= self.nyquist:
-            problems.append(f"need 0 <= fmin < fmax <= {self.nyquist:g} Hz (Nyquist)")
-        if not 0 < self.amin <= 1:
-            problems.append("amin must be in (0, 1]")
-        if not 0 < self.ref_power <= 1e12:
-            problems.append("ref_power must be in (0, 1e12]")
-        if not -1000 <= self.db_floor < self.db_ceiling <= 1000:
-            problems.append("need -1000 <= db_floor < db_ceiling <= 1000")
-        if abs(self.norm_mean) > 1000:
-            problems.append("norm_mean must be in [-1000, 1000]")
-        if not 1e-6 <= self.norm_std <= 1e6:
-            problems.append("norm_std must be in [1e-6, 1e6]")
-        if self.compression not in COMPRESSIONS:
-            known = ", ".join(COMPRESSIONS)
-            problems.append(f"compression {self.compression!r} not one of {known}")
-        if not 0 < self.log_gain <= 1e12:
-            problems.append("log_gain must be in (0, 1e12]")
+        problems = [
+            f"{name} must be finite"
+            for name in _FLOAT_FIELDS
+            if getattr(self, name) is not None and not math.isfinite(getattr(self, name))
+        ]
+        if not problems:
+            problems = [message for ok, message in self._checks() if not ok]
         if not problems and self.n_mels * self.segment_frames > MAX_WINDOW_CELLS:
             problems.append(
                 f"one window is {self.n_mels} mels x {self.segment_frames} frames, "
@@ -98,6 +70,32 @@ class FeatureConfig:
             )
         if problems:
             raise ValueError("invalid feature settings: " + "; ".join(problems))
+
+    def _checks(self) -> list[tuple[bool, str]]:
+        """(holds, what it says when it does not), one per bound."""
+        fmax = self.nyquist if self.fmax is None else self.fmax
+        return [
+            (4000 <= self.sample_rate <= 192000,
+             f"sample_rate {self.sample_rate} not in [4000, 192000]"),
+            (64 <= self.n_fft <= MAX_N_FFT and not self.n_fft & (self.n_fft - 1),
+             f"n_fft {self.n_fft} is not a power of two in [64, {MAX_N_FFT}]"),
+            (0 < self.hop_length <= self.n_fft and self.hop_length * 16 >= self.n_fft,
+             f"hop_length {self.hop_length} not in [n_fft/16, n_fft]"),
+            (8 <= self.n_mels <= 512, f"n_mels {self.n_mels} not in [8, 512]"),
+            (0.5 <= self.segment_seconds <= 30,
+             f"segment_seconds {self.segment_seconds} not in [0.5, 30]"),
+            (0 <= self.fmin < fmax <= self.nyquist,
+             f"need 0 <= fmin < fmax <= {self.nyquist:g} Hz (Nyquist)"),
+            (0 < self.amin <= 1, "amin must be in (0, 1]"),
+            (0 < self.ref_power <= 1e12, "ref_power must be in (0, 1e12]"),
+            (-1000 <= self.db_floor < self.db_ceiling <= 1000,
+             "need -1000 <= db_floor < db_ceiling <= 1000"),
+            (abs(self.norm_mean) <= 1000, "norm_mean must be in [-1000, 1000]"),
+            (1e-6 <= self.norm_std <= 1e6, "norm_std must be in [1e-6, 1e6]"),
+            (self.compression in COMPRESSIONS,
+             f"compression {self.compression!r} not one of {', '.join(COMPRESSIONS)}"),
+            (0 < self.log_gain <= 1e12, "log_gain must be in (0, 1e12]"),
+        ]  # fmt: skip
 
     @property
     def segment_samples(self) -> int:

@@ -74,17 +74,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mgr_desktop.audio.input_files import expand_inputs
-    from mgr_desktop.inference.engine import FileFailure, TrackResult
-    from mgr_desktop.inference.result_cache import ResultCache, cached_classify
+    from mgr_desktop.inference.engine import FileFailure
+    from mgr_desktop.inference.result_cache import ResultCache
     from mgr_desktop.paths import model_or_default
 
-    write_tags, dry_run = getattr(args, "write_tags", False), getattr(args, "dry_run", False)
-    min_confidence = getattr(args, "min_confidence", None)
-    if not write_tags and (dry_run or min_confidence is not None):
-        return fail_usage("--dry-run and --min-confidence go with --write-tags")
-    min_confidence = DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
-    if not 0.0 <= min_confidence <= 1.0:
-        return fail_usage("--min-confidence must be between 0 and 1 (for example 0.6)")
+    tags = _tag_options(args)
+    if isinstance(tags, int):
+        return tags
     engine = load_engine(model_or_default(args.model), args.device, hop_seconds=args.hop)
     if engine is None:
         return EXIT_USAGE
@@ -92,20 +88,12 @@ def run(args: argparse.Namespace) -> int:
     if not files and not problems:
         return fail_usage("no input files")
     out = Writer(args.format, engine.labels, sys.stdout)
-    failed = 0
     for prob in problems:
         out.write(FileFailure(prob.path, prob.reason))
-        failed += 1
     cache = None if getattr(args, "no_cache", False) else ResultCache()
-    tagger = TagWriter(min_confidence, dry_run, cache, engine) if write_tags else None
+    tagger = TagWriter(tags[0], tags[1], cache, engine) if tags is not None else None
     try:
-        with progress(total=len(files), unit="file", desc="classifying") as bar:
-            for result in cached_classify(engine, files, cache):
-                out.write(result)
-                failed += isinstance(result, FileFailure)
-                if tagger is not None and isinstance(result, TrackResult):
-                    tagger.handle(result)
-                bar.update(1)
+        failed = len(problems) + _classify_all(engine, files, cache, out, tagger)
     finally:
         if cache is not None:
             cache.close()
@@ -114,6 +102,35 @@ def run(args: argparse.Namespace) -> int:
     if tagger is not None:
         tagger.summary()
     return EXIT_SOME_FAILED if failed or (tagger and tagger.failed) else EXIT_OK
+
+
+def _tag_options(args: argparse.Namespace) -> tuple[float, bool] | int | None:
+    """(threshold, dry run) with --write-tags, None without it, or an exit code on misuse."""
+    write_tags, dry_run = getattr(args, "write_tags", False), getattr(args, "dry_run", False)
+    min_confidence = getattr(args, "min_confidence", None)
+    if not write_tags and (dry_run or min_confidence is not None):
+        return fail_usage("--dry-run and --min-confidence go with --write-tags")
+    min_confidence = DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
+    if not 0.0 <= min_confidence <= 1.0:
+        return fail_usage("--min-confidence must be between 0 and 1 (for example 0.6)")
+    return (min_confidence, dry_run) if write_tags else None
+
+
+def _classify_all(engine: Any, files: list[Any], cache: Any, out: Writer, tagger: Any) -> int:
+    """Classify (through the result cache), write each result, tag on request; the count of
+    files that failed."""
+    from mgr_desktop.inference.engine import FileFailure, TrackResult
+    from mgr_desktop.inference.result_cache import cached_classify
+
+    failed = 0
+    with progress(total=len(files), unit="file", desc="classifying") as bar:
+        for result in cached_classify(engine, files, cache):
+            out.write(result)
+            failed += isinstance(result, FileFailure)
+            if tagger is not None and isinstance(result, TrackResult):
+                tagger.handle(result)
+            bar.update(1)
+    return failed
 
 
 DEFAULT_MIN_CONFIDENCE = 0.6
