@@ -7,6 +7,8 @@ more than "format not recognised".
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 # Containers libsndfile reads exactly and quickly; everything else goes to FFmpeg (PyAV).
 LIBSNDFILE_KINDS = frozenset({"wav", "rf64", "w64", "aiff", "au", "caf", "flac", "ogg"})
 
@@ -24,49 +26,37 @@ def id3v2_size(head: bytes) -> int:
     return 10 + size + (10 if head[5] & 0x10 else 0)
 
 
+# Signatures that the first bytes decide alone: (test on the head, kind), in order.
+_SIGNATURES: tuple[tuple[Callable[[bytes], bool], str], ...] = (
+    (lambda h: h.startswith(b"ID3"), "id3"),  # mp3 as a rule; AAC/FLAC can carry one too
+    (lambda h: h[:4] in (b"RIFF", b"RIFX") and h[8:12] == b"WAVE", "wav"),
+    (lambda h: h[:4] in (b"RF64", b"BW64") and h[8:12] == b"WAVE", "rf64"),
+    (lambda h: h[:4] == b"RIFF" and h[8:12] == b"AVI ", "avi"),
+    (lambda h: h.startswith(_W64_GUID), "w64"),
+    (lambda h: h[:4] == b"FORM" and h[8:12] in (b"AIFF", b"AIFC"), "aiff"),
+    (lambda h: h[:4] == b".snd", "au"),
+    (lambda h: h[:4] == b"caff", "caf"),
+    (lambda h: h[:4] == b"fLaC", "flac"),
+    (lambda h: h[:4] == b"OggS", "ogg"),
+    (lambda h: h[4:8] in _MP4_BOXES and h[8:12] not in _IMAGE_BRANDS, "mp4"),
+    (lambda h: h[:4] == b"\x1a\x45\xdf\xa3", "matroska"),  # also WebM
+    (lambda h: h.startswith(_ASF_GUID), "asf"),  # WMA / WMV
+    (lambda h: h[:4] == b"MAC ", "ape"),
+    (lambda h: h[:4] == b"wvpk", "wavpack"),
+    (lambda h: h[:4] == b"MPCK", "musepack"),
+    (lambda h: h[:4] == b"TTA1", "tta"),
+    (lambda h: h[:4] == b".RMF", "realmedia"),
+    (lambda h: h[:4] == b"\x7f\xfe\x80\x01", "dts"),
+    (lambda h: h.startswith((b"MP+", b"#!AMR", b".ra\xfd")), "other"),
+    (lambda h: h[:2] == b"\x0b\x77", "ac3"),
+)
+
+
 def sniff(head: bytes) -> str | None:
     """Container kind from the first bytes, or None if no known signature is there."""
-    if head.startswith(b"ID3"):
-        return "id3"  # mp3 as a rule, but AAC/FLAC can carry one too: FFmpeg looks past it
-    four = head[:4]
-    if four in (b"RIFF", b"RIFX") and head[8:12] == b"WAVE":
-        return "wav"
-    if four in (b"RF64", b"BW64") and head[8:12] == b"WAVE":
-        return "rf64"
-    if four == b"RIFF" and head[8:12] == b"AVI ":
-        return "avi"
-    if head.startswith(_W64_GUID):
-        return "w64"
-    if four == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-        return "aiff"
-    if four == b".snd":
-        return "au"
-    if four == b"caff":
-        return "caf"
-    if four == b"fLaC":
-        return "flac"
-    if four == b"OggS":
-        return "ogg"
-    if head[4:8] in _MP4_BOXES and head[8:12] not in _IMAGE_BRANDS:
-        return "mp4"
-    if four == b"\x1a\x45\xdf\xa3":
-        return "matroska"  # also WebM
-    if head.startswith(_ASF_GUID):
-        return "asf"  # WMA / WMV
-    simple = {
-        b"MAC ": "ape",
-        b"wvpk": "wavpack",
-        b"MPCK": "musepack",
-        b"TTA1": "tta",
-        b".RMF": "realmedia",
-        b"\x7f\xfe\x80\x01": "dts",
-    }
-    if four in simple:
-        return simple[four]
-    if head.startswith((b"MP+", b"#!AMR", b".ra\xfd")):
-        return "other"
-    if head[:2] == b"\x0b\x77":
-        return "ac3"
+    for test, kind in _SIGNATURES:
+        if test(head):
+            return kind
     if len(head) >= 4 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
         # 11 sync bits: MPEG audio (layer bits 01-11) or AAC in ADTS (layer bits 00). Random
         # bytes start so one time in 2,000: ask for a second frame header where the first ends.

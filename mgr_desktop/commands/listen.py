@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from typing import Any
 
 from mgr_desktop.commands.common import (
     DEVICE_HELP,
@@ -78,18 +79,7 @@ def run(args: argparse.Namespace) -> int:
             if capture.ring.written < engine.cfg.segment_samples // 3:
                 continue
             r = analyzer.analyze_ring(capture.ring, capture.level_db())
-            if args.format == "json":
-                print(json.dumps(r.to_json(), allow_nan=False), flush=True)
-            elif r.genre is None:
-                print(f"{r.time:6.1f} s  no signal  level {r.level_db:5.1f} dBFS", flush=True)
-            else:
-                top = sorted(r.probabilities.items(), key=lambda kv: -kv[1])[1:3]
-                rest = ", ".join(f"{g} {p:.0%}" for g, p in top)
-                print(
-                    f"{r.time:6.1f} s  {r.genre:>10} {r.confidence:4.0%}  ({rest})  "
-                    f"level {r.level_db:5.1f} dBFS",
-                    flush=True,
-                )
+            print(_line(r, args.format), flush=True)
     except AudioDeviceError as e:
         print(f"mgr-desktop: error: {e}", file=sys.stderr)
         return 1
@@ -98,6 +88,20 @@ def run(args: argparse.Namespace) -> int:
     if capture.overflows:
         print(f"note: {capture.overflows} input overflows", file=sys.stderr)
     return EXIT_OK
+
+
+def _line(r: Any, fmt: str) -> str:
+    """One readout as a JSON object or a line of text."""
+    if fmt == "json":
+        return json.dumps(r.to_json(), allow_nan=False)
+    if r.genre is None:
+        return f"{r.time:6.1f} s  no signal  level {r.level_db:5.1f} dBFS"
+    top = sorted(r.probabilities.items(), key=lambda kv: -kv[1])[1:3]
+    rest = ", ".join(f"{g} {p:.0%}" for g, p in top)
+    return (
+        f"{r.time:6.1f} s  {r.genre:>10} {r.confidence:4.0%}  ({rest})  "
+        f"level {r.level_db:5.1f} dBFS"
+    )
 
 
 COMMAND = Command(

@@ -87,14 +87,24 @@ class FeatureCache:
             else:
                 result.features[str(p)] = hit
                 result.hits += 1
-        done = result.hits
-        total = len(paths)
         if on_progress:
-            on_progress(done, total, "")
-        if not todo:
-            return result
-        self.folder.mkdir(parents=True, exist_ok=True)
+            on_progress(result.hits, len(paths), "")
+        if todo:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._compute_all(todo, result, len(paths), on_progress, stop, workers)
+        if stop is not None and stop.is_set():
+            raise Stopped()
+        return result
 
+    def _compute_all(
+        self,
+        todo: list[Path],
+        result: CacheResult,
+        total: int,
+        on_progress: Progress | None,
+        stop: threading.Event | None,
+        workers: int | None,
+    ) -> None:
         def one(p: Path) -> tuple[Path, np.ndarray | None, str]:
             if stop is not None and stop.is_set():
                 return p, None, "stopped"
@@ -105,6 +115,7 @@ class FeatureCache:
             except OSError as e:
                 return p, None, f"cannot write cache entry ({e.strerror or e})"
 
+        done = result.hits
         n = workers or os.cpu_count() or 1
         # One torch thread per worker: the workers already fill the cores (libsndfile, soxr and
         # torch all release the GIL), and nested thread pools would oversubscribe them.
@@ -120,9 +131,6 @@ class FeatureCache:
                     result.features[str(p)] = feats
                 if on_progress:
                     on_progress(done, total, str(p))
-        if stop is not None and stop.is_set():
-            raise Stopped()
-        return result
 
 
 @contextlib.contextmanager
