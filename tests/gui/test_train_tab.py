@@ -113,8 +113,13 @@ def test_stop_in_the_middle_then_resume_to_completion(tab, qtbot) -> None:
     run = Path(tab.runs.currentItem().data(Qt.ItemDataRole.UserRole))
     assert (run / "last.safetensors").exists()
     assert tab.resume_button.isEnabled()
+    stages: list[str] = []  # every text the stage line shows, including the resume message
+    set_text = tab.stage.setText
+    tab.stage.setText = lambda text: (stages.append(text), set_text(text))  # type: ignore[method-assign]
     qtbot.mouseClick(tab.resume_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: tab.state == "finished", timeout=180000)
+    # it continued where it stopped (a run started over would say nothing of the kind)
+    assert any(t.startswith("resumed from") for t in stages), stages
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["epochs_completed"] == 6
     assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3, 4, 5, 6]
