@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,8 @@ def tab(window, small_corpus, qtbot):
     qtbot.waitUntil(lambda: form.report is not None, timeout=30000)
     form.batch.setValue(4)
     form.arch.setCurrentIndex(form.arch.findData("cnn"))  # these tests are about the loop
-    return t
+    yield t
+    t.stop_and_wait(10)  # a test that failed midway leaves no training process behind
 
 
 def test_architectures_come_from_the_registry_and_transfer_is_the_default(
@@ -113,6 +116,8 @@ def test_stop_in_the_middle_then_resume_to_completion(tab, qtbot) -> None:
     run = Path(tab.runs.currentItem().data(Qt.ItemDataRole.UserRole))
     assert (run / "last.safetensors").exists()
     assert tab.resume_button.isEnabled()
+    batches_before = len(tab.plots.lrs)  # one learning rate plotted per batch trained
+    per_epoch = tab.batch_bar.maximum()
     stages: list[str] = []  # every text the stage line shows, including the resume message
     set_text = tab.stage.setText
     tab.stage.setText = lambda text: (stages.append(text), set_text(text))  # type: ignore[method-assign]
@@ -120,9 +125,64 @@ def test_stop_in_the_middle_then_resume_to_completion(tab, qtbot) -> None:
     qtbot.waitUntil(lambda: tab.state == "finished", timeout=180000)
     # it continued where it stopped (a run started over would say nothing of the kind)
     assert any(t.startswith("resumed from") for t in stages), stages
+    # and trained only what was left: the batches before the stop and after the resume add up
+    # to one uninterrupted run (6 epochs)
+    assert batches_before + len(tab.plots.lrs) == 6 * per_epoch
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["epochs_completed"] == 6
     assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_training_process_that_dies_is_reported_and_can_be_resumed(tab, qtbot) -> None:
+    """Killed from outside (the out-of-memory killer, say): the tab says so, frees its buttons
+    and lists the run, which resumes from its last checkpoint."""
+    tab.form.epochs.setValue(20)
+    tab.start()
+    qtbot.waitUntil(lambda: len(tab.plots.history) >= 1, timeout=120000)
+    out = Path(tab.job.out_dir)
+    os.kill(tab.proc.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: not tab.running, timeout=30000)
+    assert tab.state == "failed"
+    assert tab.error.text() == "The training process ended unexpectedly (exit code -9)."
+    assert tab.start_button.isEnabled() and not tab.stop_button.isEnabled()
+    assert (out / "last.safetensors").exists()
+    listed = [tab.runs.item(i).data(Qt.ItemDataRole.UserRole) for i in range(tab.runs.count())]
+    assert str(out) in listed
+    tab.runs.setCurrentRow(listed.index(str(out)))
+    assert tab.resume_button.isEnabled()
+
+
+def test_a_failure_inside_the_training_process_shows_its_reason(tab, qtbot, tmp_path) -> None:
+    import shutil
+
+    folder = Path(shutil.copytree(tab.form.report.root, tmp_path / "corpus"))
+    tab.form.set_data_folder(str(folder))
+    qtbot.waitUntil(lambda: tab.form.report is not None, timeout=30000)
+    shutil.rmtree(folder)  # gone between choosing it and starting
+    tab.start()
+    qtbot.waitUntil(lambda: not tab.running, timeout=60000)
+    assert tab.state == "failed" and "no such folder" in tab.error.text()
+    assert "unexpectedly" not in tab.error.text()
+    assert tab.start_button.isEnabled()
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "reason"),
+    [
+        ("max_lr", "fast", "could not convert string to float"),
+        ("max_lr", "0", "max learning rate must be > 0"),
+        ("weight_decay", "-0.1", "weight decay must be >= 0"),
+        ("clip", "", "could not convert string to float"),
+    ],
+)
+def test_invalid_settings_are_refused_before_anything_starts(
+    tab, field: str, text: str, reason: str
+) -> None:
+    getattr(tab.form, field).setText(text)
+    tab.start()
+    assert not tab.running and tab.proc is None and tab.state == "idle"
+    assert tab.error.text().startswith("Check the settings: ") and reason in tab.error.text()
+    assert tab.start_button.isEnabled()
 
 
 def test_a_kfold_run_shows_mean_and_std_and_is_listed_as_finished(tab, qtbot) -> None:
