@@ -8,22 +8,29 @@ import pytest
 from tests.helpers import make_model_file
 
 
+def _never_ask(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Before pytest-qt closes the window after a test: a test that failed midway (a training
+    still running, say) must not leave closing to a modal question nobody answers, which
+    would hang the whole run instead of failing one test."""
+
+    def answer_yes(_widget: object) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+
+    return answer_yes
+
+
 @pytest.fixture
 def window(monkeypatch: pytest.MonkeyPatch, qtbot, app_home: Path) -> Iterator[object]:
-    # monkeypatch first: its patches are undone after qtbot has closed the window
     from mgr_desktop.gui.main_window import MainWindow
     from mgr_desktop.gui.settings import Settings
 
     w = MainWindow(Settings(), default_model="")  # most tests start with no model at all
-    qtbot.addWidget(w)
+    qtbot.addWidget(w, before_close_func=_never_ask(monkeypatch))
     w.show()
     qtbot.waitUntil(lambda: w.backend_ready, timeout=60000)
     yield w
-    from PySide6.QtWidgets import QMessageBox
-
-    # A test that failed midway (a training still running, say) must not leave closing to a
-    # modal question nobody answers (here or in qtbot's own clean-up): it would hang the run.
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     if w.isVisible():
         w.close()
 
@@ -42,14 +49,9 @@ def default_window(monkeypatch: pytest.MonkeyPatch, qtbot, app_home: Path) -> It
     from mgr_desktop.gui.settings import Settings
 
     w = MainWindow(Settings())
-    qtbot.addWidget(w)
+    qtbot.addWidget(w, before_close_func=_never_ask(monkeypatch))
     w.show()
     qtbot.waitUntil(lambda: w.backend_ready, timeout=60000)
     yield w
-    from PySide6.QtWidgets import QMessageBox
-
-    # A test that failed midway (a training still running, say) must not leave closing to a
-    # modal question nobody answers (here or in qtbot's own clean-up): it would hang the run.
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     if w.isVisible():
         w.close()
