@@ -15,7 +15,7 @@ ROOT = Path(mgr_desktop.__file__).parent
 # Lowest first. A module imports from its own package or from a lower layer only; the
 # helpers at the bottom and the entry points at the top may also use one another.
 LAYERS: list[set[str]] = [
-    {"__init__", "config", "paths", "atomic", "safetext", "errors", "device", "logs"},
+    {"__init__", "config", "paths", "atomic", "safetext", "errors", "device", "logs", "verdict"},
     {"audio", "dsp", "models"},
     {"inference", "train"},
     {"__main__", "cli", "commands", "selftest"},  # entry points: may use one another

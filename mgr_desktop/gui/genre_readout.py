@@ -7,8 +7,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from mgr_desktop.gui.theme import genre_colour
-
-UNCERTAIN_BELOW = 0.5  # as inference.engine.UNCERTAIN_BELOW (not imported: it loads torch)
+from mgr_desktop.verdict import UNCERTAIN_BELOW
 
 
 class GenreReadout(QWidget):

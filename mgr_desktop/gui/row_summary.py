@@ -14,7 +14,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-UNCERTAIN_BELOW = 0.5  # as inference.engine.UNCERTAIN_BELOW (not imported: it loads torch)
+from mgr_desktop.verdict import is_uncertain, verdict_text
+
 NO_GENRE = 255  # a segment with no signal
 
 _labels_seen: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -71,19 +72,14 @@ class ResultSummary:
 
     @property
     def uncertain(self) -> bool:
-        return self.genre is not None and self.confidence < UNCERTAIN_BELOW
+        return is_uncertain(self.genre, self.confidence)
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         order = np.argsort(-self.probs, kind="stable")[:k]
         return [(self.labels[i], float(self.probs[i])) for i in order]
 
     def verdict_text(self) -> str:
-        if self.genre is None:
-            return "no signal"
-        if self.uncertain:
-            (g1, p1), (g2, p2) = self.top(2)
-            return f"uncertain: {g1} {p1:.0%} or {g2} {p2:.0%}"
-        return f"{self.genre} {self.confidence:.0%}"
+        return verdict_text(self.genre, self.confidence, self.top(2))
 
     @property
     def segments(self) -> list[SegmentSummary]:

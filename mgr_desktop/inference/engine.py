@@ -18,14 +18,13 @@ from mgr_desktop.dsp.mel import LogMel, normalise, pad_to_window, segment_times
 from mgr_desktop.dsp.track_stream import SegmentCutter, TrackFeatures
 from mgr_desktop.models.aggregate import track_log_probs
 from mgr_desktop.models.checkpoint import LoadedModel, ModelInfo, load_model
+from mgr_desktop.verdict import is_uncertain, verdict_text
 
 DEFAULT_HOP_SECONDS = 1.5
 BLOCK_SECONDS = 10.0  # decoded audio in flight per file
 MUSICNN_BATCH = 8  # as fast per segment as 64 on a CPU, a eighth of the peak memory
 # Below this RMS level (dBFS) a segment is silence or near-silence: no verdict is given.
 SILENCE_DBFS = -60.0
-# A calibrated top probability below this is shown as uncertain, with the two leading genres.
-UNCERTAIN_BELOW = 0.5
 TOP_TAGS = 5
 NO_SIGNAL_NOTE = "no signal: the audio is silent or nearly so (below -60 dBFS)"
 log = logging.getLogger(__name__)
@@ -57,7 +56,7 @@ class TrackResult:
 
     @property
     def uncertain(self) -> bool:
-        return self.genre is not None and self.confidence < UNCERTAIN_BELOW
+        return is_uncertain(self.genre, self.confidence)
 
     def to_json(self) -> dict[str, object]:
         doc: dict[str, object] = {
@@ -83,13 +82,7 @@ class TrackResult:
         return sorted(self.probabilities.items(), key=lambda kv: -kv[1])[:k]
 
     def verdict_text(self) -> str:
-        """'jazz 87%', 'uncertain: jazz 45% or blues 30%', or 'no signal'."""
-        if self.genre is None:
-            return "no signal"
-        if self.uncertain:
-            (g1, p1), (g2, p2) = self.top(2)
-            return f"uncertain: {g1} {p1:.0%} or {g2} {p2:.0%}"
-        return f"{self.genre} {self.confidence:.0%}"
+        return verdict_text(self.genre, self.confidence, self.top(2))
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ from mgr_desktop.audio.ringbuffer import RingBuffer
 from mgr_desktop.inference.engine import (
     NO_SIGNAL_NOTE,
     SILENCE_DBFS,
-    UNCERTAIN_BELOW,
     Engine,
     level_dbfs,
 )
+from mgr_desktop.verdict import is_uncertain
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Readout:
 
     @property
     def uncertain(self) -> bool:
-        return self.genre is not None and self.confidence < UNCERTAIN_BELOW
+        return is_uncertain(self.genre, self.confidence)
 
     def to_json(self) -> dict[str, object]:
         doc: dict[str, object] = {
