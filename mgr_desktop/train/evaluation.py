@@ -30,8 +30,7 @@ def evaluate(
     """Every window of every track (hop `hop_seconds`), aggregated per track as in inference.
     Under torchrun each rank takes a share of the tracks and the results are gathered."""
     if hasattr(model, "track_logits"):  # a track head gives the verdict, as in inference
-        return _evaluate_track_head(model, feats, targets, labels, cfg, device, hop_seconds,
-                                    temperature)  # fmt: skip
+        return _evaluate_track_head(model, feats, targets, labels, cfg, device, hop_seconds)
     d = dist or Dist()
     mine = list(range(d.rank, len(feats), d.world))
     per_track: dict[int, np.ndarray] = {}
@@ -78,22 +77,18 @@ def _evaluate_track_head(
     cfg: FeatureConfig,
     device: torch.device,
     hop_seconds: float,
-    temperature: float,
 ) -> Evaluation:
+    """Segment scores from the segment head, track verdicts from the track head (a
+    temperature cannot change which genre wins, so none is needed here)."""
     from mgr_desktop.train.embeddings import segment_embeddings
-    from mgr_desktop.train.probe import probe_report
+    from mgr_desktop.train.probe import evaluate_embeddings, track_logits
 
     model.eval()
     embeddings = [
         torch.from_numpy(segment_embeddings(model, f, cfg, hop_seconds, device)) for f in feats
     ]
-    report = probe_report(model, embeddings, targets, labels, device, temperature)
-    segments = [
-        torch.log_softmax(model.head_logits(e.to(device)).float(), -1).cpu().numpy()  # type: ignore[operator]
-        for e in embeddings
-    ]
-    ev = evaluation_from_window_logp(segments, targets, labels)
-    ev.track_pred = np.asarray(report["probabilities"]).argmax(1)
+    ev = evaluate_embeddings(model, embeddings, targets, labels, device)
+    ev.track_pred = track_logits(model, embeddings, device).argmax(1).numpy()
     return ev
 
 
