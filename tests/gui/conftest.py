@@ -23,16 +23,7 @@ def _never_ask(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def window(monkeypatch: pytest.MonkeyPatch, qtbot, app_home: Path) -> Iterator[object]:
-    from mgr_desktop.gui.main_window import MainWindow
-    from mgr_desktop.gui.settings import Settings
-
-    w = MainWindow(Settings(), default_model="")  # most tests start with no model at all
-    qtbot.addWidget(w, before_close_func=_never_ask(monkeypatch))
-    w.show()
-    qtbot.waitUntil(lambda: w.backend_ready, timeout=60000)
-    yield w
-    if w.isVisible():
-        w.close()
+    yield from _open_window(monkeypatch, qtbot, default_model="")  # most tests: no model
 
 
 @pytest.fixture
@@ -45,10 +36,14 @@ def second_model(tmp_path: Path) -> Path:
 @pytest.fixture
 def default_window(monkeypatch: pytest.MonkeyPatch, qtbot, app_home: Path) -> Iterator[object]:
     """The window as a new user first sees it: the shipped model loads by itself."""
+    yield from _open_window(monkeypatch, qtbot)
+
+
+def _open_window(monkeypatch: pytest.MonkeyPatch, qtbot, **kw: object) -> Iterator[object]:
     from mgr_desktop.gui.main_window import MainWindow
     from mgr_desktop.gui.settings import Settings
 
-    w = MainWindow(Settings())
+    w = MainWindow(Settings(), **kw)
     qtbot.addWidget(w, before_close_func=_never_ask(monkeypatch))
     w.show()
     qtbot.waitUntil(lambda: w.backend_ready, timeout=60000)
