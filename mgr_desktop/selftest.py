@@ -160,4 +160,4 @@ def _window() -> str:
     window.close()
     if not visible:
         raise RuntimeError("the window did not show")
-    return f"({app.platformName()})"
+    return f"({QApplication.platformName()})"  # static: instance() is typed QCoreApplication

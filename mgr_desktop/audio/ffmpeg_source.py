@@ -20,6 +20,7 @@ class FFmpegSource(Source):
 
     def __init__(self, p: Path, head: bytes, kind: str | None) -> None:
         import av  # FFmpeg's libraries: loaded only when a file needs them
+        import av.error  # its exception types: av's typed __all__ does not re-export them
 
         self._av = av
         self.path = p
@@ -41,7 +42,8 @@ class FFmpegSource(Source):
             others = sorted({s.type for s in c.streams})
             only = f" (only {' and '.join(others)})" if others else ""
             raise AudioDecodeError(self.path, f"contains no audio stream{only}")
-        s = c.streams.best("audio") or c.streams.audio[0]
+        best = c.streams.best("audio")  # typed as any Stream; audio[0] as an AudioStream
+        s = best if isinstance(best, self._av.AudioStream) else c.streams.audio[0]
         self._s = s
         cc = s.codec_context
         if cc is None or not cc.sample_rate:

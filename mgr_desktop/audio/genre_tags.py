@@ -116,27 +116,29 @@ def _set_genre(audio: Any, genre: str) -> None:
     if kind in ID3_KINDS:
         from mutagen.id3 import TCON
 
-        if audio.tags is None:
-            audio.add_tags()
-            version = 3  # new tags: ID3v2.3, which every player reads
-        else:
-            version = 3 if audio.tags.version[1] <= 3 else 4
-        audio.tags.delall("TCON")
-        audio.tags.add(TCON(encoding=3, text=[genre]))
+        # New tags are ID3v2.3, which every player reads; existing v2.4 tags stay v2.4.
+        version = 3 if audio.tags is None or audio.tags.version[1] <= 3 else 4
+        tags = _tags_of(audio)
+        tags.delall("TCON")
+        tags.add(TCON(encoding=3, text=[genre]))
         if version == 3:
-            audio.tags.update_to_v23()
+            tags.update_to_v23()
         audio.save(v2_version=version)
     elif kind in MP4_KINDS:
-        if audio.tags is None:
-            audio.add_tags()
-        audio.tags.pop(MP4_GENRE_ID, None)
-        audio.tags[MP4_GENRE] = [genre]
+        tags = _tags_of(audio)
+        tags.pop(MP4_GENRE_ID, None)
+        tags[MP4_GENRE] = [genre]
         audio.save()
     else:
-        if audio.tags is None:
-            audio.add_tags()
-        audio.tags["GENRE"] = [genre]
+        _tags_of(audio)["GENRE"] = [genre]
         audio.save()
+
+
+def _tags_of(audio: Any) -> Any:
+    """The file's tags, added (empty) first when it has none."""
+    if audio.tags is None:
+        audio.add_tags()
+    return audio.tags
 
 
 def write_genre(path: str | os.PathLike[str], genre: str) -> str | None:

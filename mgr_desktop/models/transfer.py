@@ -11,9 +11,13 @@ fine-tuned end to end. The first backbone's music-tag head is kept, so the model
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from mgr_desktop.models.musicnn import Musicnn
 
 # Each backbone's constructor settings, as in musicnn 0.1.0.
 BACKBONES: dict[str, dict[str, int]] = {
@@ -41,6 +45,12 @@ def _backbone(name: str, pretrained: bool) -> nn.Module:
 
 
 class MusicnnGenre(nn.Module):
+    # The buffers registered in __init__ (nn.Module's __getattr__ types them Tensor | Module).
+    embed_mean: torch.Tensor
+    embed_scale: torch.Tensor
+    track_mean: torch.Tensor
+    track_scale: torch.Tensor
+
     def __init__(self, n_classes: int, backbones: Sequence[str], pretrained: bool = False) -> None:
         super().__init__()
         self.backbone_names = tuple(backbones)
@@ -64,7 +74,7 @@ class MusicnnGenre(nn.Module):
     def _embed_and_tags(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         parts, tags = [], None
         for b in self.backbones:
-            out = b.embed(x)
+            out = cast("Musicnn", b).embed(x)
             parts.extend(out[k] for k in LAYERS)
             if tags is None:
                 tags = out["logits"]

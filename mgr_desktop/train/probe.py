@@ -117,7 +117,7 @@ def fit_probe(
                 nn.utils.clip_grad_value_(head.parameters(), config.clip_value)
             elif config.clip_norm is not None:
                 nn.utils.clip_grad_norm_(head.parameters(), config.clip_norm)
-            lr = sched.get_last_lr()[0]
+            lr = float(sched.get_last_lr()[0])  # typed float | Tensor; a float here
             opt.step()
             sched.step()
             total += float(loss.detach()) * len(idx)
@@ -133,7 +133,7 @@ def fit_probe(
             "epoch": epoch + 1, "train_loss": total / len(x), "valid_loss": ev.loss,
             "valid_track_accuracy": ev.track_accuracy,
             "valid_segment_accuracy": ev.segment_accuracy,
-            "lr": sched.get_last_lr()[0], "seconds": time.perf_counter() - t0,
+            "lr": float(sched.get_last_lr()[0]), "seconds": time.perf_counter() - t0,
         }  # fmt: skip
         history.append(row)
         if (ev.track_accuracy, -ev.loss) > best:  # ties go to the lower validation loss
@@ -188,10 +188,14 @@ def fit_track_head(
 
 def scale_head(model: nn.Module, temperature: float) -> None:
     """Fold a temperature into the segment head's last layer: logits / T, stored as weights."""
-    last = model.head[-1]  # type: ignore[index]
+    head = model.head
+    last = head[-1] if isinstance(head, nn.Sequential) else None
+    if not isinstance(last, nn.Linear):
+        raise TypeError(f"{type(model).__name__}: its head does not end in a linear layer")
     with torch.no_grad():
-        last.weight /= temperature
-        last.bias /= temperature
+        last.weight.div_(temperature)
+        if last.bias is not None:
+            last.bias.div_(temperature)
 
 
 def track_logits(

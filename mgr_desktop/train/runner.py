@@ -11,6 +11,7 @@ import multiprocessing as mp
 import queue
 import traceback
 from dataclasses import asdict, dataclass, field
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,7 @@ def _train(job: TrainJob, put: EventSink, stop: Any) -> RunEnded:
     return RunEnded(status, str(out), str(out / MODEL_FILE))
 
 
-def start_process(job: TrainJob) -> tuple[mp.process.BaseProcess, Any, Any]:
+def start_process(job: TrainJob) -> tuple[BaseProcess, Any, Any]:
     """Spawn (not fork: the parent has Qt and threads) a training process."""
     ctx = mp.get_context("spawn")
     events = ctx.Queue()

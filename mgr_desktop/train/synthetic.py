@@ -36,8 +36,11 @@ def synth_track(
     # sample instead of one sin() per harmonic
     cycle = np.linspace(0, 2 * np.pi, 2048, endpoint=False)
     table = sum(
-        w * np.sin(h * cycle + rng.uniform(0, 2 * np.pi))
-        for h, w in zip(harmonics, weights, strict=True)
+        (
+            w * np.sin(h * cycle + rng.uniform(0, 2 * np.pi))
+            for h, w in zip(harmonics, weights, strict=True)
+        ),
+        np.zeros_like(cycle),  # an array even for no harmonics (there is always one)
     )
     phase = np.cumsum(freq) / sr
     tone = table[((phase % 1.0) * 2048).astype(np.int64)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +42,8 @@ def test_text_report_says_what_the_json_says(
     assert r["tracks"] == 24  # --split all: every track of the 4 x 6 corpus
     assert lines[0] == (
         f"24 tracks (all split): track accuracy {r['track_accuracy']:.3f}, window accuracy "
-        f"{r['segment_accuracy']:.3f}, macro F1 {r['macro_f1']:.3f}"
+        f"{r['segment_accuracy']:.3f}, macro F1 {r['macro_f1']:.3f} (mean over the 4 genres "
+        "present)"
     )
     assert lines[1].split() == ["genre", "precision", "recall", "f1", "tracks"]
     rows = {line.split()[0]: line.split()[1:] for line in lines[2:]}
@@ -117,3 +119,32 @@ def test_a_folder_without_genres_is_refused(
     proc = evaluate(trained_model, tmp_path, feature_cache)
     assert proc.returncode == 2 and "no genre folders" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_macro_f1_is_over_the_genres_the_tested_tracks_belong_to(
+    trained_model: Path, small_corpus: Path, feature_cache: Path
+) -> None:
+    """The fault-filtered split's test subset of the 4 x 6 corpus is one disco track: the
+    other three genres the model knows have no F1 to average, so macro F1 is disco's."""
+    proc = evaluate(trained_model, small_corpus, feature_cache, "--split", "fault-filtered",
+                    "--format", "json")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)
+    assert r["tracks"] == 1 and r["macro_f1_genres"] == ["disco"]
+    assert r["macro_f1"] == r["per_class"]["disco"]["f1"]
+
+
+def test_an_empty_test_subset_is_refused_in_one_line(
+    trained_model: Path, small_corpus: Path, feature_cache: Path, tmp_path: Path
+) -> None:
+    """Without disco.00001, the corpus has no track of the fault-filtered test subset."""
+    data = tmp_path / "data"
+    shutil.copytree(small_corpus, data)
+    (data / "genres_original" / "disco" / "disco.00001.wav").unlink()
+    proc = evaluate(trained_model, data, feature_cache, "--split", "fault-filtered")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == (
+        "mgr-desktop: error: the fault-filtered split's test subset is empty for this folder"
+    )
