@@ -31,11 +31,15 @@ class TagError(Exception):
 
 
 class Verdict(Protocol):
-    """What tagging needs from a result: a TrackResult, or a table row's summary of one."""
+    """What tagging needs from a result: a TrackResult, or a table row's summary of one.
+    Read-only, so frozen dataclasses match it."""
 
-    path: str
-    genre: str | None
-    confidence: float
+    @property
+    def path(self) -> str: ...
+    @property
+    def genre(self) -> str | None: ...
+    @property
+    def confidence(self) -> float: ...
 
 
 def genre_text(label: str) -> str:

@@ -13,6 +13,7 @@ from mgr_desktop.commands.common import (
     EXIT_OK,
     EXIT_SOME_FAILED,
     EXIT_USAGE,
+    PRECISION_CHOICES,
     Command,
     add_verbose,
     fail_usage,
@@ -37,6 +38,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="text (default), json (one object per line) or csv",
     )
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    p.add_argument(
+        "--precision",
+        choices=PRECISION_CHOICES,
+        default="auto",
+        help="the model's arithmetic: auto (default) is bfloat16 on a CPU that has it in "
+        "hardware (about 1.6x faster; probabilities within 0.02 of float32), else float32",
+    )
     p.add_argument(
         "--hop",
         type=float,
@@ -81,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     tags = _tag_options(args)
     if isinstance(tags, int):
         return tags
-    engine = load_engine(model_or_default(args.model), args.device, hop_seconds=args.hop)
+    engine = load_engine(
+        model_or_default(args.model), args.device, hop_seconds=args.hop, precision=args.precision
+    )
     if engine is None:
         return EXIT_USAGE
     files, problems = expand_inputs(args.paths)

@@ -74,7 +74,8 @@ def model_file_digest(path: str | os.PathLike[str]) -> str:
 
 def model_key(engine: Engine) -> str:
     """The model's identity: its file's bytes (hashed once per engine and file version), the
-    hop between analysis windows, and the program version (which fixes how verdicts are made)."""
+    hop between analysis windows, the arithmetic (float32 or bfloat16) and the program version
+    (which fixes how verdicts are made)."""
     path = os.fspath(engine.path)
     st = os.stat(path)
     stamp = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
@@ -84,7 +85,8 @@ def model_key(engine: Engine) -> str:
         known = (stamp, model_file_digest(path))
         with _digest_lock:
             _model_digests[engine] = known
-    return f"{known[1]}:hop={float(engine.hop_seconds)!r}:v{__version__}:s{SCHEMA}"
+    hop, precision = float(engine.hop_seconds), engine.precision
+    return f"{known[1]}:hop={hop!r}:{precision}:v{__version__}:s{SCHEMA}"
 
 
 # -- serialisation ---------------------------------------------------------------------------

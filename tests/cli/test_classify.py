@@ -179,6 +179,23 @@ def test_usage_errors_exit_2_without_traceback(
     assert proc.stdout == ""
 
 
+def test_precision_float32_and_bfloat16_agree(tmp_path: Path, cnn_model: Path) -> None:
+    audio = write(tmp_path / "chord.wav", tone(6.0) + tone(6.0, freq=330), 22050)
+    docs = {}
+    for precision in ("float32", "bfloat16"):
+        proc = cli("classify", "--model", str(cnn_model), "--no-cache", "--format", "json",
+                   "--precision", precision, str(audio))  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        docs[precision] = json.loads(proc.stdout)
+    a, b = docs["float32"], docs["bfloat16"]
+    assert a["genre"] == b["genre"]
+    assert list(a["probabilities"].values()) == pytest.approx(
+        list(b["probabilities"].values()), abs=0.02
+    )
+    proc = cli("classify", "--model", str(cnn_model), "--precision", "half", str(audio))
+    assert proc.returncode == 2 and "--precision" in proc.stderr
+
+
 def test_no_inputs_is_a_usage_error(cnn_model: Path) -> None:
     proc = cli("classify", "--model", str(cnn_model))
     assert proc.returncode == 2 and "PATH" in proc.stderr

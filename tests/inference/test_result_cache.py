@@ -32,6 +32,7 @@ class CountingEngine:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.path, self.hop_seconds = engine.path, engine.hop_seconds
+        self.precision = engine.precision
         self.seen: list[str] = []
 
     def classify_files(self, paths: Iterable[str | os.PathLike[str]]) -> Iterator[object]:
@@ -167,6 +168,12 @@ def test_a_different_model_or_hop_is_a_miss(
         counting = CountingEngine(e3)
         results(counting, songs, cache)
         assert counting.seen == [str(p) for p in songs]
+
+        other = "float32" if e3.precision == "bfloat16" else "bfloat16"
+        e4 = Engine.from_file(model, "cpu", hop_seconds=3.0, precision=other)
+        counting = CountingEngine(e4)
+        results(counting, songs, cache)
+        assert counting.seen == [str(p) for p in songs]  # other arithmetic, other numbers
 
 
 def test_failures_are_not_cached(engine: Engine, tmp_path: Path, app_home: Path) -> None:
