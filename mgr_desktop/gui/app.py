@@ -19,6 +19,8 @@ def run_gui(
     from mgr_desktop.gui.theme import apply_theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    if not isinstance(app, QApplication):  # instance() may be a plain QCoreApplication
+        raise RuntimeError("a QCoreApplication is running: the window needs a QApplication")
     app.setApplicationName("mgr-desktop")
     app.setApplicationDisplayName("mgr-desktop")
     app.setApplicationVersion(__version__)

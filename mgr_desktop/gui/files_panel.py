@@ -5,45 +5,30 @@ Selecting a file decodes nothing in the GUI thread and nothing in full: `TrackLo
 the picture (an overview for a long track, whose playhead view is computed from the audio
 around the playhead), the `Player` streams the sound, and the per-segment probabilities for
 the readout while playing are recomputed for that one file (`ResultDetails`), since the table
-keeps only a summary per row.
+keeps only a summary per row. The table itself, and the status of each file's analysis, are
+`FileListPanel`'s (file_list.py).
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtCore import QItemSelection, Qt, QTimer
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QSlider,
     QSplitter,
     QStyle,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from mgr_desktop.gui.file_table import (
-    ANALYSING,
-    CANCELLED,
-    COLUMNS,
-    DONE,
-    FAILED,
-    QUEUED,
-    STATUSES,
-    WAITING,
-    FileTableModel,
-    duration_text,
-)
+from mgr_desktop.gui.file_list import FileListPanel
+from mgr_desktop.gui.file_table import DONE, FAILED, WAITING
 from mgr_desktop.gui.genre_readout import GenreReadout
 from mgr_desktop.gui.spectrogram_view import SpectrogramView
 from mgr_desktop.gui.timeline import GenreTimeline
@@ -57,58 +42,14 @@ from mgr_desktop.gui.track_loader import (
 
 WINDOW_SECONDS = 40.0  # a long track's full-resolution stretch around the playhead
 WINDOW_BEHIND = 12.0  # of which this much before the playhead
-NAME_SHARE = 0.4  # an error message widens the Status column only while names keep this share
 
 
-class FilesPanel(QWidget):
-    classify_requested = Signal(list)
-    message = Signal(str)
-    _scanned = Signal(object, object)  # files, problems: a folder search, done off this thread
+class FilesPanel(FileListPanel):
+    """The file list (FileListPanel) on the left; the selected file's view on the right."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = FileTableModel()
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the extension
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        # Columns sized to what they can hold (computed from their possible texts, never by
-        # measuring every row), and the file name takes the rest.
-        header = self.table.horizontalHeader()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in range(1, len(COLUMNS)):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
-        self._labels: list[str] = []
-        self._longest_duration = 0.0
-        self._longest_error = ""
-        self._scanner: ThreadPoolExecutor | None = None
-        self._scanned.connect(self._add_found)
-
-        self.add_files = QPushButton("Add files…")
-        self.add_folder = QPushButton("Add folder…")
-        self.export = QPushButton("Export CSV…")
-        self.clear_button = QPushButton("Clear")
-        self.clear_button.clicked.connect(self.clear)
-        self.empty_hint = QLabel("Drop audio files or folders here")
-        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_hint.setEnabled(False)
-
-        left = QVBoxLayout()
-        left.setContentsMargins(0, 0, 0, 0)
-        left.addWidget(self.table, 1)
-        left.addWidget(self.empty_hint)
-        buttons = QHBoxLayout()
-        for b in (self.add_files, self.add_folder, self.export, self.clear_button):
-            buttons.addWidget(b)
-        left.addLayout(buttons)
-        left_w = QWidget()
-        left_w.setLayout(left)
 
         self.title = QLabel("No file selected")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -147,7 +88,7 @@ class FilesPanel(QWidget):
         right_w.setLayout(right)
 
         self.splitter = QSplitter()
-        self.splitter.addWidget(left_w)
+        self.splitter.addWidget(self.list_side)
         self.splitter.addWidget(right_w)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.splitterMoved.connect(self._refit_for_errors)
@@ -166,75 +107,24 @@ class FilesPanel(QWidget):
         self.details = ResultDetails(self)
         self.details.ready.connect(self._on_details)
         self.engine: Any = None
-        self.has_model = False
         self.frame_seconds = self.loader.frame_seconds
         self._reset_track(None)
         self.timer = QTimer(self)
         self.timer.setInterval(20)  # 50 redraws/s while playing
         self.timer.timeout.connect(self._follow_playhead)
         self._update_transport()
-        self._fit_columns()
 
-    # -- files ------------------------------------------------------------------------------
-    def add_paths(self, paths: list[str]) -> None:
-        """Files named directly are listed at once; folders are searched on a thread of their
-        own (a big or slow folder must not stall the window), and listed when searched."""
-        from mgr_desktop.audio.input_files import expand_inputs
-
-        if any(Path(p).is_dir() for p in paths):
-            if self._scanner is None:
-                self._scanner = ThreadPoolExecutor(1, thread_name_prefix="folder-scan")
-            self._scanner.submit(lambda: self._scanned.emit(*expand_inputs(paths)))
-            return
-        self._add_found(*expand_inputs(paths))
-
-    def _add_found(self, files: list[Path], problems: list[Any]) -> None:
-        new = self.model.add([str(p) for p in files], QUEUED if self.has_model else WAITING)
-        for prob in problems:
-            self.model.add([prob.path])
-            self.model.update(prob.path, FAILED, error=prob.reason)
-            self._note_error(prob.reason)
-        self.empty_hint.setVisible(not self.model.rows)
-        if new and self.has_model:
-            self.classify_requested.emit(new)
-        if self.model.rows and not self.table.selectionModel().hasSelection():
-            self.table.selectRow(0)
-        if problems:
-            self.message.emit(f"{problems[0].path}: {problems[0].reason}")
-
+    # -- the list's events, where they touch the selected file -------------------------------
     def set_engine(self, engine: Any) -> None:
         """A new model: its genres size the Genre column; details come from it from now on."""
         self.engine = engine
-        self._labels = list(engine.labels) if engine is not None else []
+        self._set_genre_labels(list(engine.labels) if engine is not None else [])
         self.details.cancel()
         self.current_details, self._asked_details = None, False
-        self._fit_columns()
         freeze_long_lived()  # the model's objects: out of the collector's full passes
 
-    def requeue_all(self) -> None:
-        """A new model: analyse everything again with it."""
-        live = (DONE, WAITING, QUEUED, ANALYSING, CANCELLED)
-        paths = [r.path for r in self.model.rows if r.status in live]
-        for p in paths:
-            self.model.update(p, QUEUED)
-        if paths:
-            self.classify_requested.emit(paths)
-
-    def mark_cancelled(self) -> None:
-        """The user cancelled the batch: what it had not reached says so."""
-        for r in self.model.rows:
-            if r.status in (QUEUED, ANALYSING):
-                self.model.update(r.path, CANCELLED)
-
-    def on_started(self, path: str) -> None:
-        self.model.update(path, ANALYSING)
-
     def on_done(self, path: str, result: Any) -> None:
-        self.model.update(path, DONE, result)
-        shown = max(self._longest_duration, 599.9)  # the column fits "9:59.9" from the start
-        if len(duration_text(result.duration)) > len(duration_text(shown)):
-            self._longest_duration = result.duration
-            self._fit_columns()
+        super().on_done(path, result)
         if path == self.current:
             self.current_details, self._asked_details = None, False  # from the previous model
             self._show_result()
@@ -242,15 +132,14 @@ class FilesPanel(QWidget):
                 self._want_details()
 
     def on_failed(self, path: str, reason: str) -> None:
-        self.model.update(path, FAILED, error=reason)
-        self._note_error(reason)
+        super().on_failed(path, reason)
         if path == self.current:
             self.readout.clear("error")
             self.readout.confidence.setText(reason)
 
     def clear(self) -> None:
         self.stop()
-        self.model.clear()
+        super().clear()
         self.loader.cancel()
         self.details.cancel()
         self.player.unload()
@@ -258,7 +147,6 @@ class FilesPanel(QWidget):
         self.title.setText("No file selected")
         self.timeline.clear()
         self.readout.clear()
-        self.empty_hint.setVisible(True)
         self._update_transport()
 
     def warm_up(self) -> None:
@@ -271,52 +159,7 @@ class FilesPanel(QWidget):
         self.timer.stop()
         self.loader.shutdown()
         self.details.shutdown()
-        if self._scanner is not None:
-            self._scanner.shutdown(wait=False, cancel_futures=True)
-
-    # -- column widths ------------------------------------------------------------------------
-    def _note_error(self, reason: str) -> None:
-        if len(reason) > len(self._longest_error):
-            self._longest_error = reason
-            self._fit_columns()
-
-    def _fit_columns(self) -> None:
-        """Genre, Confidence, Duration and Status as wide as their longest possible text; a
-        long error message only as far as it leaves the file names NAME_SHARE of the table
-        (beyond that it is elided; the tooltip has all of it)."""
-        header = self.table.horizontalHeader()
-        fm, hfm = self.table.fontMetrics(), header.fontMetrics()
-        style = self.table.style()
-        pad = 2 * style.pixelMetric(style.PixelMetric.PM_FocusFrameHMargin, None, self.table) + 12
-        hpad = 2 * style.pixelMetric(style.PixelMetric.PM_HeaderMargin, None, header) + 12
-
-        def width(col: int, texts: list[str]) -> int:
-            content = max((fm.horizontalAdvance(t) for t in texts), default=0) + pad
-            return max(content, hfm.horizontalAdvance(COLUMNS[col]) + hpad)
-
-        genres = ["no signal", *(f"{g}?" for g in self._labels)]
-        widths = {
-            1: width(1, genres),
-            2: width(2, ["100%"]),
-            3: width(3, [duration_text(max(self._longest_duration, 599.9))]),
-            4: width(4, [s for s in STATUSES if s != FAILED]),
-        }
-        if self._longest_error:
-            table = self.table.viewport().width()
-            room = table - sum(widths.values()) + widths[4] - int(NAME_SHARE * table)
-            error = width(4, [f"error: {self._longest_error}"])
-            widths[4] = max(widths[4], min(error, room))
-        for col, w in widths.items():
-            if header.sectionSize(col) != w:
-                header.resizeSection(col, w)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._refit_for_errors()
-
-    def _refit_for_errors(self, *_: object) -> None:
-        if self._longest_error:  # the room an error may take depends on the table's width
-            self._fit_columns()
+        super().shutdown()
 
     # -- selection and detail ---------------------------------------------------------------
     def _reset_track(self, path: str | None) -> None:
@@ -492,7 +335,7 @@ class FilesPanel(QWidget):
             if covers and pos < end - 8.0:
                 return
         else:
-            self.spectrogram.getPlotItem().setXRange(pos - visible, pos, padding=0)
+            self.spectrogram.set_time_range(pos - visible, pos)
         wanted = max(0.0, pos - WINDOW_BEHIND)
         if self._window_asked is None or abs(self._window_asked - wanted) > WINDOW_BEHIND:
             self._window_asked = wanted
@@ -542,6 +385,3 @@ class FilesPanel(QWidget):
         enabled = self.player.loaded
         for w in (self.play_button, self.stop_button, self.slider):
             w.setEnabled(enabled)
-
-    def file_count(self) -> int:
-        return len(self.model.rows)

@@ -34,8 +34,9 @@ class GenreReadout(QWidget):
     def set_labels(self, labels: list[str]) -> None:
         while self.grid.count():
             item = self.grid.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         self.labels = list(labels)
         self.bars = {}
         for row, label in enumerate(self.labels):

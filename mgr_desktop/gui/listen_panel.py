@@ -26,11 +26,12 @@ OVERFLOW_REPORT_S = 5.0
 
 class ListenPanel(QWidget):
     window_ready = Signal(object, float)  # 3 s of audio and its level, for the live worker
+    session_started = Signal()  # to the live worker's reset slot
     message = Signal(str)
 
     def __init__(self, live_worker: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.live_worker = live_worker  # only its `busy` flag is read here
+        self.live_worker = live_worker  # only claim() is called here; the rest goes by signals
         self.input_device = QComboBox()
         self.input_device.setToolTip("Input device")
         self.start_button = QPushButton("Start listening")
@@ -101,9 +102,7 @@ class ListenPanel(QWidget):
             self._fail(str(e))
             return
         self.capture = capture
-        analyzer = getattr(self.live_worker, "analyzer", None)
-        if analyzer is not None and not self.live_worker.busy:
-            analyzer.reset()  # a new session: forget the last one's smoothed genres
+        self.session_started.emit()  # the live worker forgets the last session's genres
         # The picture keeps its own settings at the capture's rate, whatever the model's.
         display = display_config(cfg.sample_rate)
         self.stream = MelStream(LogMel(display))
@@ -167,12 +166,11 @@ class ListenPanel(QWidget):
 
     def _request_readout(self) -> None:
         cap = self.capture
-        if cap is None or not self.has_model or self.live_worker.busy:
-            return  # never queue windows behind a slow model: drop this one
-        seg = self.cfg.segment_samples if self.cfg else 66150
-        if cap.ring.written < seg // 3:
+        if cap is None or not self.has_model:
             return
-        self.live_worker.busy = True
+        seg = self.cfg.segment_samples if self.cfg else 66150
+        if cap.ring.written < seg // 3 or not self.live_worker.claim():
+            return  # too little audio yet, or never queue behind a slow model: drop this one
         self.window_ready.emit(cap.ring.latest(seg), cap.level_db())
 
     def on_readout(self, readout: Any) -> None:

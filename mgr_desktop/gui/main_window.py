@@ -1,40 +1,46 @@
-"""The main window: wires panels to the worker threads, menus, shortcuts and settings."""
+"""The main window: the Files, Listen and Train tabs, the worker threads behind them, and the
+active model.
+
+Elsewhere: the menus and toolbar (`window_menus`), the file dialogs (`window_dialogs`), what is
+remembered between sessions (`window_state`), and stopping the threads at quit
+(`thread_shutdown`)."""
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
-import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QThread, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QFileDialog,
+    QApplication,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QPushButton,
     QTabWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
+from mgr_desktop.gui import window_dialogs
 from mgr_desktop.gui.files_panel import FilesPanel
 from mgr_desktop.gui.listen_panel import ListenPanel
 from mgr_desktop.gui.model_picker import ModelPicker
 from mgr_desktop.gui.row_summary import summarize
 from mgr_desktop.gui.settings import Key, Settings
-from mgr_desktop.gui.spectrogram_view import COLORMAPS
+from mgr_desktop.gui.thread_shutdown import stop_threads
+from mgr_desktop.gui.window_menus import build_menus, build_model_toolbar
+from mgr_desktop.gui.window_state import restore_window_state, save_window_state
 from mgr_desktop.gui.workers import FileWorker, LiveWorker, ModelLoader
 from mgr_desktop.paths import default_model_path
 
+if TYPE_CHECKING:
+    from mgr_desktop.gui.train_tab import TrainTab
+
 log = logging.getLogger(__name__)
-AUDIO_FILTER = "Audio (*.wav *.au *.aif *.aiff *.flac *.ogg *.opus *.mp3 *.m4a);;All files (*)"
 
 
 class MainWindow(QMainWindow):
@@ -95,20 +101,13 @@ class MainWindow(QMainWindow):
         self.picker = ModelPicker()
         self.picker.model_chosen.connect(self.use_model)
         self.model_info = QLabel("loading…")
-        toolbar = QToolBar("Model")
-        toolbar.setObjectName("model-toolbar")
-        toolbar.setMovable(False)
-        toolbar.addWidget(QLabel(" Model: "))
-        toolbar.addWidget(self.picker)
-        open_model = QPushButton("Open model…")
-        open_model.clicked.connect(self.open_model_dialog)
-        toolbar.addWidget(open_model)
-        toolbar.addWidget(self.model_info)
-        self.addToolBar(toolbar)
-        self._make_menus()
+        self.addToolBar(build_model_toolbar(self))
+        commands = build_menus(self)
+        self.write_tags_action, self.cancel_action = commands.write_tags, commands.cancel
+        self.listen_action, self.space = commands.listen, commands.space
         self.crashed.connect(self._show_crash)
         self._connect_workers()
-        self._restore_settings()
+        restore_window_state(self)
         self._refresh_picker()
         self._update_model_state()
         self.model_thread.start()
@@ -134,7 +133,7 @@ class MainWindow(QMainWindow):
         row.addWidget(open_)
         return box
 
-    def _make_train_tab(self) -> QWidget:
+    def _make_train_tab(self) -> TrainTab | QLabel:
         try:
             from mgr_desktop.gui.train_tab import TrainTab
         except ImportError:
@@ -143,49 +142,6 @@ class MainWindow(QMainWindow):
         tab.model_ready.connect(self._trained_model_ready)
         tab.use_requested.connect(self.use_model)
         return tab
-
-    def _make_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        self._action(
-            file_menu, "&Open files…", self.open_files_dialog, QKeySequence.StandardKey.Open
-        )
-        self._action(file_menu, "Open &folder…", self.open_folder_dialog, "Ctrl+Shift+O")
-        self._action(file_menu, "Open &model…", self.open_model_dialog, "Ctrl+M")
-        self._action(file_menu, "&Export results as CSV…", self.export_csv, "Ctrl+E")
-        self.write_tags_action = self._action(
-            file_menu, "&Write genre to files…", self.write_genre_tags
-        )
-        file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
-        self.cancel_action = self._action(file_menu, "&Cancel analysis", self.cancel_batch, "Esc")
-        play = bar.addMenu("&Playback")
-        self._action(play, "Play / pause", self.files.toggle_play)  # Space: see below
-        self._action(play, "Stop", self.files.stop, "Ctrl+.")
-        listen = bar.addMenu("&Listen")
-        self.listen_action = self._action(
-            listen, "Start / stop &listening", self.toggle_listen, "Ctrl+L"
-        )
-        help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "Open &log folder", self.open_log_folder)
-        view = bar.addMenu("&View")
-        cmaps = view.addMenu("Colour map")
-        for name in COLORMAPS:
-            self._action(cmaps, name, lambda n=name: self.set_colormap(n))
-        theme = view.addMenu("Theme")
-        for name in ("system", "dark", "light"):
-            self._action(theme, name.capitalize(), lambda n=name: self.set_theme(n))
-        dbr = view.addMenu("dB range")
-        for low, high in ((-100, 40), (-80, 20), (-70, 10), (-60, 0)):
-            self._action(
-                dbr, f"{low} to {high} dB", lambda lo=low, hi=high: self.set_db_range(lo, hi)
-            )
-        # Space toggles playback anywhere in the window except while typing in a text field.
-        self.space = QShortcut(QKeySequence("Space"), self)
-        self.space.activated.connect(self.files.toggle_play)
-        self.files.add_files.clicked.connect(self.open_files_dialog)
-        self.files.add_folder.clicked.connect(self.open_folder_dialog)
-        self.files.export.clicked.connect(self.export_csv)
 
     def cancel_batch(self) -> None:
         """Stop the running batch after the file in hand; the rest are marked cancelled."""
@@ -199,14 +155,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Analysis cancelled", 5000)
 
     def open_log_folder(self) -> None:
-        from PySide6.QtCore import QUrl
-        from PySide6.QtGui import QDesktopServices
-
-        from mgr_desktop.logs import log_file
-
-        folder = log_file().parent
-        folder.mkdir(parents=True, exist_ok=True)
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        window_dialogs.open_log_folder()
 
     def report_crash(self, text: str) -> None:
         """Thread-safe: an uncaught exception somewhere; the dialog opens on the GUI thread."""
@@ -220,14 +169,6 @@ class MainWindow(QMainWindow):
             f"{log_file()} (Help → Open log folder).",
             error=True,
         )
-
-    def _action(self, menu: Any, text: str, slot: Any, shortcut: Any = None) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
 
     def _connect_workers(self) -> None:
         fw, lw, ml = self.file_worker, self.live_worker, self.model_loader
@@ -251,6 +192,7 @@ class MainWindow(QMainWindow):
         self.files.classify_requested.connect(self._classify)
         self.files.message.connect(self.show_message)
         self.listen.window_ready.connect(self._analyze_live)
+        self.listen.session_started.connect(lw.reset)
         self.listen.message.connect(self.show_message)
 
     # -- start-up: the window shows first, then torch loads on the worker --------------------
@@ -360,57 +302,25 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.files)
 
     def open_files_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(
-            self, "Open audio files", self.settings.get(Key.LAST_DIR, ""), AUDIO_FILTER
-        )
+        paths = window_dialogs.ask_audio_files(self, self.settings)
         if paths:
-            self.settings.set(Key.LAST_DIR, str(Path(paths[0]).parent))
             self.add_paths(paths)
 
     def open_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "Open a folder of audio", self.settings.get(Key.LAST_DIR, "")
-        )
+        folder = window_dialogs.ask_audio_folder(self, self.settings)
         if folder:
-            self.settings.set(Key.LAST_DIR, folder)
             self.add_paths([folder])
 
     def open_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self,
-            "Open model",
-            self.settings.get(Key.LAST_DIR, ""),
-            "mgr-desktop models (*.safetensors);;All files (*)",
-        )
+        path = window_dialogs.ask_model_file(self, self.settings)
         if path:
             self.use_model(path)
 
     def write_genre_tags(self) -> None:
-        """File > Write genre to files…: preview, threshold and confirmation in a dialog."""
-        from mgr_desktop.gui.write_tags_dialog import TagRequest, WriteTagsDialog
-
-        rows = [
-            TagRequest(row.path, row.result.genre, row.result.confidence)
-            for row in self.files.model.rows
-            if getattr(row, "result", None) is not None
-        ]
-        if not rows:
-            self.show_message("Nothing to tag yet: add some files and let them be classified.")
-            return
-        WriteTagsDialog(rows, self.settings, self).exec()
+        window_dialogs.write_genre_tags(self)
 
     def export_csv(self) -> None:
-        if not self.files.file_count():
-            self.show_message("Nothing to export yet: add some files first.")
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export results", "genres.csv", "CSV (*.csv)")
-        if path:
-            try:
-                self.files.model.export_csv(path)
-            except OSError as e:
-                self.show_message(f"Cannot write {path}: {e.strerror or e}", error=True)
-                return
-            self.statusBar().showMessage(f"Saved {path}", 5000)
+        window_dialogs.export_results(self)
 
     def toggle_listen(self) -> None:
         self.tabs.setCurrentWidget(self.listen)
@@ -428,12 +338,12 @@ class MainWindow(QMainWindow):
             view.set_levels(low, high)
 
     def set_theme(self, name: str) -> None:
-        from PySide6.QtWidgets import QApplication
-
         from mgr_desktop.gui.theme import apply_theme
 
         self.settings.set(Key.THEME, name)
-        apply_theme(QApplication.instance(), name)  # type: ignore[arg-type]
+        app = QApplication.instance()
+        if isinstance(app, QApplication):  # None or a QCoreApplication: no widgets to theme
+            apply_theme(app, name)
 
     def show_message(self, text: str, error: bool = False) -> None:
         log.warning("%s", text)
@@ -452,35 +362,10 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.add_paths(paths)
 
-    # -- settings and shutdown --------------------------------------------------------------
-    def _restore_settings(self) -> None:
-        s = self.settings
-        geometry = s.get(Key.GEOMETRY)
-        if geometry:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1200, 780)
-        splitter = s.get(Key.SPLITTER)
-        if splitter:
-            self.files.splitter.restoreState(splitter)
-        else:
-            self.files.splitter.setSizes([460, 740])
-        self.tabs.setCurrentIndex(int(s.get(Key.TAB, 0) or 0))
-        self.set_colormap(str(s.get(Key.COLORMAP)))
-        self.set_db_range(float(s.get(Key.DB_MIN)), float(s.get(Key.DB_MAX)))
-
-    def _save_settings(self) -> None:
-        s = self.settings
-        s.set(Key.GEOMETRY, self.saveGeometry())
-        s.set(Key.SPLITTER, self.files.splitter.saveState())
-        s.set(Key.TAB, self.tabs.currentIndex())
-        s.set(Key.OUTPUT_DEVICE, self.files.output_device.currentData() or "")
-        s.set(Key.INPUT_DEVICE, self.listen.input_device.currentData() or "")
-        s.sync()
-
+    # -- shutdown ----------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         train = self.train_tab
-        if getattr(train, "running", False):
+        if not isinstance(train, QLabel) and train.running:  # a QLabel: a build without training
             answer = QMessageBox.question(
                 self, "Training in progress",
                 "A model is training. Stop it and quit? The last checkpoint is kept, so you can "
@@ -489,37 +374,9 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             train.stop_and_wait()
-        self._save_settings()
+        save_window_state(self)
         self.listen.stop()
         self.files.shutdown()
         self.file_worker.cancel()
-        for thread in (self.file_thread, self.live_thread, self.model_thread):
-            thread.quit()
-            if not thread.wait(self.THREAD_STOP_MS):
-                log.error(
-                    "the %s thread did not stop within %.0f s; quitting without it",
-                    thread.objectName(),
-                    self.THREAD_STOP_MS / 1000,
-                )
-                _abandon(thread)
+        stop_threads((self.file_thread, self.live_thread, self.model_thread), self.THREAD_STOP_MS)
         event.accept()
-
-
-_abandoned: list[QThread] = []
-
-
-def _abandon(thread: QThread) -> None:
-    """Keep a thread that would not stop alive until the process ends, then end the process
-    without destroying it: Qt aborts (SIGABRT) when a running QThread is destroyed."""
-    thread.setParent(None)
-    _abandoned.append(thread)
-    if len(_abandoned) == 1:
-        atexit.register(_exit_if_stuck)
-
-
-def _exit_if_stuck() -> None:
-    if any(t.isRunning() for t in _abandoned):
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)

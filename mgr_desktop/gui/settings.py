@@ -50,7 +50,8 @@ class Settings:
 
     def get(self, key: Key, default: Any = None) -> Any:
         fallback = DEFAULTS.get(key, default)
-        value = self.q.value(key.value, fallback)
+        # Whatever was stored, as QSettings gives it back (typed object); floats, lists made so.
+        value: Any = self.q.value(key.value, fallback)
         if isinstance(fallback, float):
             try:
                 return float(value)

@@ -17,6 +17,18 @@ from mgr_desktop.dsp.display import band_frequencies, display_config
 COLORMAPS = ("inferno", "viridis", "magma", "plasma", "cividis")
 
 
+def lookup_table(name: str, points: int = 256) -> np.ndarray:
+    """`points` RGB rows (uint8) of one of pyqtgraph's bundled colour maps."""
+    cmap = pg.colormap.get(name)
+    if cmap is None:  # get() answers None only for an unknown `source`, which we never pass
+        raise ValueError(f"no colour map {name!r}")
+    lut = cmap.getLookupTable(nPts=points)
+    # Its type allows QColors (mode="qcolor"); the default mode gives an array.
+    if not isinstance(lut, np.ndarray):
+        raise TypeError(f"colour map {name!r} gave a {type(lut).__name__}, not an array")
+    return lut
+
+
 class SpectrogramView(pg.PlotWidget):
     def __init__(self, seconds_visible: float = 10.0, parent: object = None) -> None:
         super().__init__(parent=parent)
@@ -25,11 +37,16 @@ class SpectrogramView(pg.PlotWidget):
         self.hideButtons()
         self.image = pg.ImageItem(axisOrder="row-major")
         self.addItem(self.image)
+        plot = self.getPlotItem()
+        assert plot is not None  # made by PlotWidget.__init__; only close() drops it
+        self._plot: pg.PlotItem = plot
+        # The range setters, typed: pyqtgraph forwards them to PlotItem at run time, unseen.
+        self._view: pg.ViewBox = plot.getViewBox()
         # Plain seconds: pyqtgraph's SI prefixes turn an empty axis into "(x0.001)" and ms.
-        bottom = self.getPlotItem().getAxis("bottom")
+        bottom = plot.getAxis("bottom")
         bottom.enableAutoSIPrefix(False)
-        self.getPlotItem().setLabel("bottom", "time (s)")
-        self.getPlotItem().setLabel("left", "frequency (Hz)")
+        plot.setLabel("bottom", "time (s)")
+        plot.setLabel("left", "frequency (Hz)")
         self.levels = (-80.0, 20.0)
         self.seconds_visible = seconds_visible
         cfg = display_config()
@@ -44,13 +61,12 @@ class SpectrogramView(pg.PlotWidget):
         self.set_colormap("inferno")
         # Before any audio: the axes a track will have, not pyqtgraph's -0.5..0.5 defaults.
         self.set_mel_axis(band_frequencies(cfg))
-        self.getPlotItem().setXRange(0, seconds_visible, padding=0)
-        self.getPlotItem().setYRange(0, cfg.n_mels, padding=0)
+        self.set_time_range(0, seconds_visible)
+        self._view.setYRange(0, cfg.n_mels, padding=0)
 
     # -- appearance -------------------------------------------------------------------------
     def set_colormap(self, name: str) -> None:
-        cmap = pg.colormap.get(name if name in COLORMAPS else "inferno")
-        self.image.setLookupTable(cmap.getLookupTable(nPts=256))
+        self.image.setLookupTable(lookup_table(name if name in COLORMAPS else "inferno"))
 
     def set_levels(self, low: float, high: float) -> None:
         self.levels = (low, high)
@@ -67,10 +83,14 @@ class SpectrogramView(pg.PlotWidget):
                         f"{hz // 1000}k" if hz >= 1000 else str(hz),
                     )
                 )
-        self.getPlotItem().getAxis("left").setTicks([ticks])
+        self._plot.getAxis("left").setTicks([ticks])
 
     def set_frame_seconds(self, seconds: float) -> None:
         self._frame_seconds = seconds
+
+    def set_time_range(self, start: float, end: float) -> None:
+        """Show `start` to `end` seconds (no padding); the image stays where it is."""
+        self._view.setXRange(start, end, padding=0)
 
     # -- whole track ------------------------------------------------------------------------
     def set_track(
@@ -85,7 +105,7 @@ class SpectrogramView(pg.PlotWidget):
         step = column_seconds or self._frame_seconds
         self._show(db, 0.0, step)
         end = total_seconds or db.shape[1] * step
-        self.getPlotItem().setXRange(0, max(end, step), padding=0)
+        self.set_time_range(0, max(end, step))
 
     def show_window(self, db: np.ndarray, end_seconds: float, start_seconds: float = 0.0) -> None:
         """Follow a playhead: the `seconds_visible` ending at `end_seconds` of `db`, whose
@@ -95,7 +115,7 @@ class SpectrogramView(pg.PlotWidget):
         end = int((end_seconds - start_seconds) / fs)
         first = min(max(0, end - width), max(0, db.shape[1] - 1))
         self._show(db[:, first : max(end, first + 1)], start_seconds + first * fs, fs)
-        self.getPlotItem().setXRange(end_seconds - self.seconds_visible, end_seconds, padding=0)
+        self.set_time_range(end_seconds - self.seconds_visible, end_seconds)
 
     def _show(self, db: np.ndarray, t0: float, column_seconds: float | None = None) -> None:
         data = np.ascontiguousarray(db, dtype=np.float32)
@@ -104,7 +124,7 @@ class SpectrogramView(pg.PlotWidget):
         step = column_seconds or self._frame_seconds
         self.image.setImage(data, levels=self.levels, autoLevels=False)
         self.image.setRect(QRectF(t0, 0, data.shape[1] * step, data.shape[0]))
-        self.getPlotItem().setYRange(0, data.shape[0], padding=0)
+        self._view.setYRange(0, data.shape[0], padding=0)
 
     # -- scrolling (live input) ---------------------------------------------------------------
     def reset_scroll(self, n_mels: int) -> None:
@@ -112,8 +132,8 @@ class SpectrogramView(pg.PlotWidget):
         self._scroll = np.full((n_mels, 2 * self._width), self.levels[0], np.float32)
         self._scroll_pos = 0
         # The axes of a scrolling view never change: set them once, not on every redraw.
-        self.getPlotItem().setXRange(-self.seconds_visible, 0, padding=0)
-        self.getPlotItem().setYRange(0, n_mels, padding=0)
+        self.set_time_range(-self.seconds_visible, 0)
+        self._view.setYRange(0, n_mels, padding=0)
         self._redraw_scroll()
 
     def push(self, cols: np.ndarray) -> None:

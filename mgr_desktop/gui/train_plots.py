@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mgr_desktop.gui.spectrogram_view import lookup_table
+
 
 class TrainPlots(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -43,7 +45,7 @@ class TrainPlots(QWidget):
         self.confusion.invertY(True)
         self.confusion_image = pg.ImageItem(axisOrder="row-major")
         self.confusion.addItem(self.confusion_image)
-        self.confusion_image.setLookupTable(pg.colormap.get("viridis").getLookupTable(nPts=256))
+        self.confusion_image.setLookupTable(lookup_table("viridis"))
         self._cell_labels: list[pg.TextItem] = []
         self.kfold = QLabel("")  # k-fold: each score's mean ± std over the folds
         self.kfold.setWordWrap(True)

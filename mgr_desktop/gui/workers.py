@@ -136,13 +136,33 @@ class LiveWorker(QObject):
     def __init__(self) -> None:
         super().__init__()
         self.analyzer: Any = None
-        self.busy = False  # read by the UI thread to drop windows rather than queue them
+        # Set by the UI thread when it sends a window, cleared here when the window is done:
+        # the UI drops windows rather than queue them behind a slow model. An Event, because
+        # two threads touch it.
+        self._in_flight = threading.Event()
+
+    @property
+    def busy(self) -> bool:
+        return self._in_flight.is_set()
+
+    def claim(self) -> bool:
+        """From the UI thread: True (and now busy) when no window is being analysed."""
+        if self._in_flight.is_set():
+            return False
+        self._in_flight.set()
+        return True
 
     @Slot(object)
     def set_engine(self, engine: Any) -> None:
         from mgr_desktop.inference.live import LiveAnalyzer
 
         self.analyzer = LiveAnalyzer(engine) if engine is not None else None
+
+    @Slot()
+    def reset(self) -> None:
+        """A new listening session: forget the last one's smoothed genres."""
+        if self.analyzer is not None:
+            self.analyzer.reset()
 
     @Slot(object, float)
     def analyze(self, window: np.ndarray, level_db: float) -> None:
@@ -153,4 +173,4 @@ class LiveWorker(QObject):
             log.exception("live analysis")
             self.failed.emit(f"{type(e).__name__}: {e}")
         finally:
-            self.busy = False
+            self._in_flight.clear()

@@ -142,17 +142,20 @@ class WriteTagsDialog(QDialog):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(FILE, QHeaderView.ResizeMode.Stretch)
+        # The cells that change, kept: QTableWidget.item() is typed as possibly None.
+        self.current_cells = [QTableWidgetItem(READING) for _ in self.items]
+        self.status_cells = [QTableWidgetItem("") for _ in self.items]
         for i, item in enumerate(self.items):
             name = QTableWidgetItem(Path(item.path).name)
             name.setToolTip(item.path)
             self.table.setItem(i, FILE, name)
-            self.table.setItem(i, CURRENT, QTableWidgetItem(READING))
+            self.table.setItem(i, CURRENT, self.current_cells[i])
             new = genre_text(item.genre) if item.genre is not None else "no verdict"
             self.table.setItem(i, NEW, QTableWidgetItem(new))
             conf = QTableWidgetItem(f"{item.confidence:.0%}" if item.genre is not None else "")
             conf.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.setItem(i, CONFIDENCE, conf)
-            self.table.setItem(i, STATUS, QTableWidgetItem(""))
+            self.table.setItem(i, STATUS, self.status_cells[i])
 
         self.buttons = QDialogButtonBox()
         self.write_button = QPushButton("Write")
@@ -196,9 +199,9 @@ class WriteTagsDialog(QDialog):
             if self.outcome[i] is not None:
                 continue
             text = self.reason(i) or ("will write" if not self.reading else "")
-            if self.reading and self.table.item(i, CURRENT).text() == READING:
+            if self.reading and self.current_cells[i].text() == READING:
                 text = ""
-            self.table.item(i, STATUS).setText(text)
+            self.status_cells[i].setText(text)
         n = len(self.rows_to_write())
         if self.finished_writing:
             done = sum(o == "written" for o in self.outcome)
@@ -214,7 +217,7 @@ class WriteTagsDialog(QDialog):
     @Slot(int, object, str)
     def _on_read(self, row: int, genre: str | None, error: str) -> None:
         self.current[row], self.errors[row] = genre, error
-        self.table.item(row, CURRENT).setText(genre or ("?" if error else ""))
+        self.current_cells[row].setText(genre or ("?" if error else ""))
 
     @Slot()
     def _on_reading_done(self) -> None:
@@ -232,7 +235,7 @@ class WriteTagsDialog(QDialog):
             genre = self.items[i].genre
             assert genre is not None  # rows_to_write holds verdicts only
             jobs.append((i, self.items[i].path, genre_text(genre)))
-            self.table.item(i, STATUS).setText("writing…")
+            self.status_cells[i].setText("writing…")
         if not jobs:
             return
         self.writing = True
@@ -241,7 +244,7 @@ class WriteTagsDialog(QDialog):
 
     @Slot(int, object, str)
     def _on_written(self, row: int, old: str | None, error: str) -> None:
-        status = self.table.item(row, STATUS)
+        status = self.status_cells[row]
         if error:
             self.outcome[row] = f"failed: {error}"
             status.setText(f"failed: {error}")
@@ -249,7 +252,7 @@ class WriteTagsDialog(QDialog):
         else:
             self.outcome[row] = "written"
             self.current[row] = genre_text(self.items[row].genre or "")
-            self.table.item(row, CURRENT).setText(self.current[row] or "")
+            self.current_cells[row].setText(self.current[row] or "")
             status.setText("written")
 
     @Slot()

@@ -138,7 +138,7 @@ def test_choosing_an_unusable_entry_does_nothing(started, models_folder, qtbot) 
 def test_a_worker_that_does_not_stop_on_quit_is_logged_not_an_abort(
     window, qtbot, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from mgr_desktop.gui import main_window
+    from mgr_desktop.gui import thread_shutdown
 
     started, release = threading.Event(), threading.Event()
 
@@ -152,10 +152,10 @@ def test_a_worker_that_does_not_stop_on_quit_is_logged_not_an_abort(
     with caplog.at_level(logging.ERROR):
         window.close()
     assert "file-worker thread did not stop" in caplog.text
-    assert window.file_thread in main_window._abandoned
+    assert window.file_thread in thread_shutdown._abandoned
     release.set()
     assert window.file_thread.wait(10000)
-    main_window._exit_if_stuck()  # nothing is running any more: returns, no exit
+    thread_shutdown._exit_if_stuck()  # nothing is running any more: returns, no exit
 
 
 def test_csv_export_cannot_start_a_formula(tmp_path: Path) -> None:

@@ -184,6 +184,24 @@ def test_settings_are_remembered(app_home, qtbot) -> None:
     again.close()
 
 
+def test_the_view_menu_applies_the_entry_chosen(window) -> None:
+    """Each View menu entry passes its own values (not triggered's `checked` argument)."""
+    from PySide6.QtWidgets import QMenu
+
+    from mgr_desktop.gui.settings import Key
+
+    menus = {m.title(): m for m in window.menuBar().findChildren(QMenu)}
+
+    def choose(menu: str, entry: str) -> None:
+        next(a for a in menus[menu].actions() if a.text() == entry).trigger()
+
+    choose("Colour map", "viridis")
+    assert window.settings.get(Key.COLORMAP) == "viridis"
+    choose("dB range", "-70 to 10 dB")
+    assert window.files.spectrogram.levels == (-70.0, 10.0)
+    assert window.listen.spectrogram.levels == (-70.0, 10.0)
+
+
 def test_ctrl_q_quits_and_ctrl_l_goes_to_listening(window, qtbot, monkeypatch) -> None:
     started: list[bool] = []
     monkeypatch.setattr(window.listen, "toggle", lambda: started.append(True))

@@ -1,0 +1,89 @@
+"""The main window's file dialogs and the commands behind them: open audio, a folder or a
+model (remembering the folder), export the results as CSV, write genre tags, and show the logs.
+
+The ask_* functions only ask: what to do with the answer is the window's business."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from mgr_desktop.gui.settings import Key, Settings
+
+if TYPE_CHECKING:
+    from mgr_desktop.gui.main_window import MainWindow
+
+AUDIO_FILTER = "Audio (*.wav *.au *.aif *.aiff *.flac *.ogg *.opus *.mp3 *.m4a);;All files (*)"
+MODEL_FILTER = "mgr-desktop models (*.safetensors);;All files (*)"
+
+
+def ask_audio_files(parent: QWidget, settings: Settings) -> list[str]:
+    """The audio files the user picked ([] if cancelled); their folder is the next start."""
+    paths, _ = QFileDialog.getOpenFileNames(
+        parent, "Open audio files", settings.get(Key.LAST_DIR, ""), AUDIO_FILTER
+    )
+    if paths:
+        settings.set(Key.LAST_DIR, str(Path(paths[0]).parent))
+    return paths
+
+
+def ask_audio_folder(parent: QWidget, settings: Settings) -> str:
+    """The folder the user picked ('' if cancelled), remembered as the next start."""
+    folder = QFileDialog.getExistingDirectory(
+        parent, "Open a folder of audio", settings.get(Key.LAST_DIR, "")
+    )
+    if folder:
+        settings.set(Key.LAST_DIR, folder)
+    return folder
+
+
+def ask_model_file(parent: QWidget, settings: Settings) -> str:
+    """The model file the user picked ('' if cancelled)."""
+    path, _ = QFileDialog.getOpenFileName(
+        parent, "Open model", settings.get(Key.LAST_DIR, ""), MODEL_FILTER
+    )
+    return path
+
+
+def export_results(window: MainWindow) -> None:
+    """File > Export results as CSV…: every row of the file table, to a file the user names."""
+    if not window.files.file_count():
+        window.show_message("Nothing to export yet: add some files first.")
+        return
+    path, _ = QFileDialog.getSaveFileName(window, "Export results", "genres.csv", "CSV (*.csv)")
+    if path:
+        try:
+            window.files.model.export_csv(path)
+        except OSError as e:
+            window.show_message(f"Cannot write {path}: {e.strerror or e}", error=True)
+            return
+        window.statusBar().showMessage(f"Saved {path}", 5000)
+
+
+def write_genre_tags(window: MainWindow) -> None:
+    """File > Write genre to files…: preview, threshold and confirmation in a dialog."""
+    from mgr_desktop.gui.write_tags_dialog import TagRequest, WriteTagsDialog
+
+    rows = [
+        TagRequest(row.path, row.result.genre, row.result.confidence)
+        for row in window.files.model.rows
+        if getattr(row, "result", None) is not None
+    ]
+    if not rows:
+        window.show_message("Nothing to tag yet: add some files and let them be classified.")
+        return
+    WriteTagsDialog(rows, window.settings, window).exec()
+
+
+def open_log_folder() -> None:
+    """Help > Open log folder: in the system's file manager (made first if need be)."""
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QDesktopServices
+
+    from mgr_desktop.logs import log_file
+
+    folder = log_file().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
