@@ -41,7 +41,8 @@ def make_mp3(path: Path, minutes: float) -> Path:
 
 
 def peak_rss_mb(cmd: list[str]) -> tuple[float, float, bytes]:
-    """(peak RSS in MB of that process alone, wall seconds, its stdout)."""
+    """(peak RSS in MB of that process alone, wall seconds, its stdout). A child's peak counts
+    the parent's pages at fork time, so this script never imports torch itself."""
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, cwd=ROOT)
@@ -62,16 +63,20 @@ def main() -> None:
     ap.add_argument("--skip-default", action="store_true", help="compact CNN only (fast)")
     args = ap.parse_args()
 
-    from tests.helpers import make_model_file
-
     tmp = Path(tempfile.gettempdir()) / "mgr-bench"
     tmp.mkdir(exist_ok=True)
     mp3 = make_mp3(tmp / f"long-{args.minutes:g}min.mp3", args.minutes)
-    cnn = make_model_file(tmp / "cnn.safetensors", "cnn")
+    cnn = tmp / "cnn.safetensors"
+    subprocess.run(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from tests.helpers import "
+         f"make_model_file; make_model_file(Path({str(cnn)!r}), 'cnn')"],
+        check=True, cwd=ROOT,
+    )  # fmt: skip
     print(f"# {time.strftime('%Y-%m-%d')} - {mp3.name}: {mp3.stat().st_size / 1e6:.0f} MB")
     models = {"compact CNN": ["--model", str(cnn)]}
     if not args.skip_default:
         models["shipped model"] = []
+    assert "torch" not in sys.modules
     for py in [sys.executable, *args.python]:
         version = subprocess.run(
             [py, "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True
