@@ -1,8 +1,9 @@
-"""The only log-mel implementation: torch STFT + the Slaney mel filterbank (librosa's default).
+"""The only log-mel implementation: an STFT + the Slaney mel filterbank (librosa's default).
 
-Runs batched on CPU, CUDA or MPS. Matches `librosa.feature.melspectrogram` followed by
-`librosa.power_to_db(ref=1.0, top_db=None)` (tested), then clamps to a fixed dB range; or,
-for musicnn-based models, by log10(1 + gain·power) (`FeatureConfig.compression`).
+Runs batched on the CPU (pocketfft through scipy: `LogMel._power_cpu`), CUDA or MPS
+(torch.stft). Matches `librosa.feature.melspectrogram` followed by `librosa.power_to_db(ref=1.0,
+top_db=None)` (tested), then clamps to a fixed dB range; or, for musicnn-based models,
+log10(1 + gain·power) (`FeatureConfig.compression`).
 """
 
 from __future__ import annotations
