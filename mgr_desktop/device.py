@@ -51,8 +51,9 @@ def cpu_has_native_bf16() -> bool:
 
 def pick_precision(requested: str | None, device: torch.device) -> str:
     """The model's arithmetic: "auto" is bfloat16 on a CPU that has it in hardware, where
-    convolutions run ~1.6x faster and the probabilities move by under 0.01 (tested); else
-    float32. Features are always computed in float32."""
+    convolutions run 1.3-1.6x faster and the shipped model's verdicts stay float32's (80 of 80
+    GTZAN tracks; track probabilities within 0.008); else float32. Features are always
+    computed in float32."""
     req = (requested or "auto").lower()
     if req not in ("auto", "float32", "bfloat16"):
         raise ValueError(f"unknown precision {requested!r} (auto, float32 or bfloat16)")

@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=PRECISION_CHOICES,
         default="auto",
         help="the model's arithmetic: auto (default) is bfloat16 on a CPU that has it in "
-        "hardware (about 1.6x faster; probabilities within 0.02 of float32), else float32",
+        "hardware (1.3-1.6x faster; track probabilities within 0.01 of float32's), else float32",
     )
     p.add_argument(
         "--hop",
