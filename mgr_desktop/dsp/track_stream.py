@@ -12,67 +12,10 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from mgr_desktop.dsp.mel import LogMel, segment_starts
+from mgr_desktop.dsp.mel import segment_starts
+from mgr_desktop.dsp.track_features import TrackFeatures
 
-
-class TrackFeatures:
-    """Samples in, feature columns out: column t is centred on sample t·hop."""
-
-    def __init__(self, mel: LogMel) -> None:
-        self.mel = mel
-        self.cfg = mel.cfg
-        self._buf = np.zeros(self.cfg.n_fft // 2, np.float32)  # the centring pad
-        self.samples = 0
-        self.decoded = 0
-        self._energy: list[np.ndarray] = []  # sum of squares per hop of samples
-        self._partial = np.zeros(0, np.float32)
-
-    def push(self, block: np.ndarray) -> torch.Tensor:
-        """New samples -> the (n_mels, k) columns they complete (k may be 0)."""
-        block = np.asarray(block, np.float32)
-        self.samples += len(block)
-        self._add_energy(block)
-        self._buf = np.concatenate([self._buf, block])
-        return self._columns()
-
-    def finish(self) -> torch.Tensor:
-        """The last columns: a track shorter than one segment is padded to one (as
-        `pad_to_window`), then the end is padded like centred framing pads it."""
-        self.decoded = self.samples  # the track's own length, before any padding
-        short = self.cfg.segment_samples - self.samples
-        cols = [self.push(np.zeros(short, np.float32))] if short > 0 else []
-        self._buf = np.concatenate([self._buf, np.zeros(self.cfg.n_fft // 2, np.float32)])
-        cols.append(self._columns())
-        if len(self._partial):
-            self._energy.append(np.array([np.square(self._partial, dtype=np.float64).sum()]))
-            self._partial = np.zeros(0, np.float32)
-        return torch.cat(cols, -1)
-
-    @property
-    def energy(self) -> np.ndarray:
-        """Sum of squared samples per hop-long chunk, for segment levels."""
-        return np.concatenate(self._energy) if self._energy else np.zeros(0)
-
-    def _columns(self) -> torch.Tensor:
-        hop, n_fft = self.cfg.hop_length, self.cfg.n_fft
-        if len(self._buf) < n_fft:
-            return torch.zeros(self.cfg.n_mels, 0)
-        n = 1 + (len(self._buf) - n_fft) // hop
-        span = self._buf[: (n - 1) * hop + n_fft]
-        with torch.inference_mode():
-            dev = self.mel.filters.device
-            cols = self.mel(torch.from_numpy(np.ascontiguousarray(span)).to(dev), center=False)
-        self._buf = self._buf[n * hop :]
-        return cols
-
-    def _add_energy(self, block: np.ndarray) -> None:
-        hop = self.cfg.hop_length
-        data = np.concatenate([self._partial, block]) if len(self._partial) else block
-        whole = len(data) // hop * hop
-        if whole:
-            sq = np.square(data[:whole], dtype=np.float64).reshape(-1, hop).sum(1)
-            self._energy.append(sq)
-        self._partial = np.array(data[whole:], np.float32)
+__all__ = ["SegmentCutter", "TrackFeatures"]
 
 
 class SegmentCutter:
@@ -91,7 +34,8 @@ class SegmentCutter:
         self.total = 0
         self.starts: list[int] = []
 
-    def push(self, cols: torch.Tensor) -> Iterator[torch.Tensor]:
+    def push(self, cols: torch.Tensor | np.ndarray) -> Iterator[torch.Tensor]:
+        cols = torch.as_tensor(cols)
         self._cols = torch.cat([self._cols, cols.cpu()], -1) if self._cols.numel() else cols.cpu()
         self.total += cols.shape[-1]
         while self._next + self.width <= self.total:

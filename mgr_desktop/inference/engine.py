@@ -206,36 +206,18 @@ class Engine:
         """A track as blocks of samples at the model's rate -> its verdict, in bounded memory:
         features and segments are cut as the samples arrive and the model runs in batches.
         Blocks of any size give the same result as one block holding the whole track."""
-        features = TrackFeatures(self.mel)
-        cutter = SegmentCutter(self.cfg, self.hop_seconds)
-        pending: list[torch.Tensor] = []
-        logp: list[torch.Tensor] = []
-        tags: list[torch.Tensor] = []
-        embs: list[torch.Tensor] = []
-
-        def run(final: bool = False) -> None:
-            while len(pending) >= self.batch_size or (final and pending):
-                batch, pending[:] = pending[: self.batch_size], pending[self.batch_size :]
-                lp, tg, em = self.segment_outputs(torch.stack(batch))
-                logp.append(lp)
-                if tg is not None:
-                    tags.append(tg)
-                if em is not None:
-                    embs.append(em)
-
+        features = TrackFeatures(self.feature_columns, self.cfg)
+        run = TrackRun(self)
         for block in blocks:
-            pending.extend(cutter.push(features.push(block)))
-            run()
-        pending.extend(cutter.push(features.finish()))
-        pending.extend(cutter.finish())
-        run(final=True)
-        duration = features.decoded / self.cfg.sample_rate
-        starts = cutter.starts
-        levels = segment_levels(features.energy, starts, self.cfg)
-        return self._verdict(
-            path, duration, torch.cat(logp), torch.cat(tags) if tags else None,
-            torch.cat(embs) if embs else None, starts, levels, note() if note else "",
-        )  # fmt: skip
+            run.push(features.push(block))
+        run.push(features.finish())
+        return run.finish(features.decoded, features.energy, path, note() if note else "")
+
+    def feature_columns(self, span: np.ndarray) -> np.ndarray:
+        """Samples (no centre padding) -> feature columns (n_mels, frames), on the CPU."""
+        with torch.inference_mode():
+            x = torch.from_numpy(span).to(self.mel.filters.device)
+            return self.mel(x, center=False).cpu().numpy()
 
     def _verdict(
         self,
@@ -296,10 +278,10 @@ class Engine:
     def classify_files(
         self, paths: Iterable[str | os.PathLike[str]], workers: int = 2
     ) -> Iterator[TrackResult | FileFailure]:
-        """Results in input order. `workers` files are in flight at once: decoding (FFmpeg,
-        libsndfile), resampling (soxr), the FFT and torch release the GIL, so two keep both
-        cores busy. On the CPU each file's torch work then gets its share of the threads:
-        two files on one thread each beat one file on two (the benchmark measured 1.6x)."""
+        """Results in input order, `workers` files in flight at once, in threads: libsndfile,
+        soxr, the FFT and torch release the GIL (PyAV's decoding mostly does not, yet worker
+        processes measured no faster on two cores). On the CPU each file's torch work gets
+        its share of the threads: two files on one thread each beat one file on two."""
         threads = torch.get_num_threads()
         share = max(1, threads // workers) if self.device.type == "cpu" else threads
         torch.set_num_threads(share)
@@ -328,15 +310,61 @@ class Engine:
     def _finish(self, name: str, fut: Future[TrackResult]) -> TrackResult | FileFailure:
         try:
             return fut.result()
-        except AudioDecodeError as e:
-            return FileFailure(name, e.reason)
-        except InvalidOutputError as e:
-            return FileFailure(name, str(e))
-        except MemoryError:
-            return FileFailure(name, "out of memory while classifying")
-        except Exception as e:  # one bad file must not end a batch; the log keeps the trace
-            log.exception("unexpected failure on %s", name)
-            return FileFailure(name, f"unexpected error: {type(e).__name__}: {e}")
+        except Exception as e:  # one bad file must not end a batch
+            return failure(name, e)
+
+
+class TrackRun:
+    """One track's segments through the model as its feature columns arrive; `finish` gives
+    the verdict. Keeps only the segments' outputs and the columns a pending segment needs."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.cutter = SegmentCutter(engine.cfg, engine.hop_seconds)
+        self.pending: list[torch.Tensor] = []
+        self.logp: list[torch.Tensor] = []
+        self.tags: list[torch.Tensor] = []
+        self.embs: list[torch.Tensor] = []
+
+    def push(self, columns: np.ndarray) -> None:
+        self.pending.extend(self.cutter.push(columns))
+        self._run()
+
+    def finish(self, samples: int, energy: np.ndarray, path: str, note: str) -> TrackResult:
+        """`samples`: decoded at the model's rate; `energy`: sums of squares per hop."""
+        e = self.engine
+        self.pending.extend(self.cutter.finish())
+        self._run(final=True)
+        starts = self.cutter.starts
+        return e._verdict(
+            path, samples / e.cfg.sample_rate, torch.cat(self.logp),
+            torch.cat(self.tags) if self.tags else None,
+            torch.cat(self.embs) if self.embs else None,
+            starts, segment_levels(energy, starts, e.cfg), note,
+        )  # fmt: skip
+
+    def _run(self, final: bool = False) -> None:
+        size = self.engine.batch_size
+        while len(self.pending) >= size or (final and self.pending):
+            batch, self.pending = self.pending[:size], self.pending[size:]
+            lp, tg, em = self.engine.segment_outputs(torch.stack(batch))
+            self.logp.append(lp)
+            if tg is not None:
+                self.tags.append(tg)
+            if em is not None:
+                self.embs.append(em)
+
+
+def failure(name: str, e: BaseException) -> FileFailure:
+    """What a batch reports for a file whose classification raised `e`."""
+    if isinstance(e, AudioDecodeError):
+        return FileFailure(name, e.reason)
+    if isinstance(e, InvalidOutputError):
+        return FileFailure(name, str(e))
+    if isinstance(e, MemoryError):
+        return FileFailure(name, "out of memory while classifying")
+    log.error("unexpected failure on %s", name, exc_info=e)  # the log keeps the trace
+    return FileFailure(name, f"unexpected error: {type(e).__name__}: {e}")
 
 
 def segment_levels(energy: np.ndarray, starts: list[int], cfg: FeatureConfig) -> np.ndarray:

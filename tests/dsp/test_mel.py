@@ -101,3 +101,18 @@ def test_the_filterbank_and_band_centres_are_librosas(cfg: FeatureConfig) -> Non
     fmax = cfg.fmax if cfg.fmax is not None else cfg.sample_rate / 2
     centres = librosa.mel_frequencies(n_mels=cfg.n_mels + 2, fmin=cfg.fmin, fmax=fmax)[1:-1]
     np.testing.assert_allclose(mel_frequencies(cfg), centres, rtol=1e-9)
+
+
+@pytest.mark.parametrize("center", [True, False])
+@pytest.mark.parametrize(
+    "cfg", [FeatureConfig(), FeatureConfig(sample_rate=16000, n_fft=512, hop_length=256, n_mels=96)]
+)
+def test_the_cpu_path_equals_torch_stft(cfg: FeatureConfig, center: bool) -> None:
+    """On the CPU, float32 goes through mel_cpu (pocketfft, blocked filterbank); any other
+    dtype or device through torch.stft. Both give the same power, batch dimensions included."""
+    wave = torch.from_numpy(np.random.default_rng(7).standard_normal((2, 3, 40000)) * 0.1)
+    mel = LogMel(cfg)
+    fast = mel.power(wave.float(), center)  # mel_cpu
+    exact = LogMel(cfg).double().power(wave, center)  # torch.stft, float64
+    assert fast.shape == exact.shape == (2, 3, cfg.n_mels, fast.shape[-1])
+    torch.testing.assert_close(fast.double(), exact, rtol=1e-4, atol=1e-6)
