@@ -45,3 +45,12 @@ def test_every_import_is_declared() -> None:
     )  # fmt: skip
     assert missing == [], f"imported but not declared in pyproject.toml: {missing}"
     assert {"torch", "numpy", "av", "PySide6"} <= third_party  # the scan does see imports
+
+
+def test_every_declared_dependency_is_imported() -> None:
+    """No dead weight in an install: a package only tests or benchmarks use goes in [dev]."""
+    imported = {
+        DISTRIBUTIONS.get(n, n).lower().replace("_", "-") for n in _imported_top_level_names()
+    }
+    unused = sorted(_declared() - imported)
+    assert unused == [], f"declared in pyproject.toml but not imported by mgr_desktop: {unused}"
