@@ -1,7 +1,8 @@
 """Verdicts remembered between runs: an unchanged file with the same model is not decoded again.
 
 A result is keyed by the file (resolved path, size, mtime_ns) and by the model (a hash of the
-model file's bytes, the hop between windows, and this program's version). The file key is its
+model file's bytes, the hop between segments, the precision, and this program's version); it
+is stored compactly (`result_codec`). The file key is its
 path, size and modification time rather than a content hash: hashing would read every byte of
 every file on each run, which costs as much I/O as decoding an unchanged library, while any
 ordinary write changes the size or mtime.
@@ -14,21 +15,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import sqlite3
 import threading
 import weakref
-import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from mgr_desktop import __version__
-from mgr_desktop.inference.engine import FileFailure, Segment, TrackResult
+from mgr_desktop.inference.engine import FileFailure, TrackResult
+from mgr_desktop.inference.result_codec import decode, encode
 
 if TYPE_CHECKING:
     from mgr_desktop.inference.engine import Engine
@@ -87,70 +85,6 @@ def model_key(engine: Engine) -> str:
             _model_digests[engine] = known
     hop, precision = float(engine.hop_seconds), engine.precision
     return f"{known[1]}:hop={hop!r}:{precision}:v{__version__}:s{SCHEMA}"
-
-
-# -- serialisation ---------------------------------------------------------------------------
-def encode(result: TrackResult) -> tuple[bytes, bytes]:
-    """(zlib'd JSON of the scalar fields, segment arrays). Segment times and confidences are
-    float64 (exact); segment probabilities float16 (what a timeline needs, a quarter the size)."""
-    seg = result.segments
-    genres = sorted({s.genre for s in seg if s.genre is not None})
-    index = {g: i for i, g in enumerate(genres)}
-    k = len(seg[0].probabilities) if seg else 0
-    doc = {
-        "genre": result.genre,
-        "confidence": result.confidence,
-        "probabilities": result.probabilities,
-        "duration": result.duration,
-        "note": result.note,
-        "tags": result.tags,
-        "n": len(seg),
-        "k": k,
-        "seg_genres": genres,
-    }
-    blob = b"".join(
-        (
-            np.array([s.start for s in seg], "<f8").tobytes(),
-            np.array([s.end for s in seg], "<f8").tobytes(),
-            np.array([s.confidence for s in seg], "<f8").tobytes(),
-            np.array([-1 if s.genre is None else index[s.genre] for s in seg], "<i2").tobytes(),
-            np.array([s.probabilities for s in seg], "<f2").reshape(len(seg), k).tobytes(),
-        )
-    )
-    return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 6), blob
-
-
-def decode(path: str, doc_bytes: bytes, blob: bytes) -> TrackResult:
-    doc = json.loads(zlib.decompress(doc_bytes))
-    n, k, genres = int(doc["n"]), int(doc["k"]), doc["seg_genres"]
-    pos = 0
-
-    def take(dtype: str, count: int) -> np.ndarray:
-        nonlocal pos
-        arr = np.frombuffer(blob, dtype, count, pos)
-        pos += arr.nbytes
-        return arr
-
-    starts, ends, confs = take("<f8", n), take("<f8", n), take("<f8", n)
-    gidx = take("<i2", n)
-    probs = take("<f2", n * k).astype(np.float32).reshape(n, k)
-    if pos != len(blob):
-        raise ValueError("segment data has the wrong length")
-    segments = [
-        Segment(float(starts[i]), float(ends[i]), genres[gidx[i]] if gidx[i] >= 0 else None,
-                float(confs[i]), probs[i])
-        for i in range(n)
-    ]  # fmt: skip
-    return TrackResult(
-        path=path,
-        genre=doc["genre"],
-        confidence=float(doc["confidence"]),
-        probabilities={str(a): float(b) for a, b in doc["probabilities"].items()},
-        segments=segments,
-        duration=float(doc["duration"]),
-        note=doc["note"],
-        tags={str(a): float(b) for a, b in doc["tags"].items()},
-    )
 
 
 # -- the database ----------------------------------------------------------------------------

@@ -17,12 +17,11 @@ from mgr_desktop.inference.engine import Engine, FileFailure, Segment, TrackResu
 from mgr_desktop.inference.result_cache import (
     ResultCache,
     cached_classify,
-    decode,
     default_path,
-    encode,
     file_key,
     model_key,
 )
+from mgr_desktop.inference.result_codec import decode, encode
 from tests.helpers import make_model_file, tone, write
 
 
