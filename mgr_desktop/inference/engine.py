@@ -22,7 +22,7 @@ from mgr_desktop.verdict import is_uncertain, verdict_text
 
 DEFAULT_HOP_SECONDS = 1.5
 BLOCK_SECONDS = 10.0  # decoded audio in flight per file
-MUSICNN_BATCH = 8  # as fast per segment as 64 on a CPU, a eighth of the peak memory
+MUSICNN_BATCH = 4  # per call: as fast per segment as 64 on a CPU, a sixteenth of the memory
 # Below this RMS level (dBFS) a segment is silence or near-silence: no verdict is given.
 SILENCE_DBFS = -60.0
 TOP_TAGS = 5
