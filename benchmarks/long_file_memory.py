@@ -41,8 +41,8 @@ def make_mp3(path: Path, minutes: float) -> Path:
 
 
 def peak_rss_mb(cmd: list[str]) -> tuple[float, float, bytes]:
-    """(peak RSS in MB of that process alone, wall seconds, its stdout). A child's peak counts
-    the parent's pages at fork time, so this script never imports torch itself."""
+    """(peak RSS in MB (10^6 bytes) of that process alone, wall seconds, its stdout). A
+    child's peak counts the parent's pages at fork time, so this script never imports torch."""
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, cwd=ROOT)
@@ -53,7 +53,7 @@ def peak_rss_mb(cmd: list[str]) -> tuple[float, float, bytes]:
         data = out.read()
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"{cmd} exited {proc.returncode}")
-    return usage.ru_maxrss / 1024, wall, data  # ru_maxrss is in KiB on Linux
+    return usage.ru_maxrss * 1024 / 1e6, wall, data  # ru_maxrss is in KiB on Linux; MB = 10^6 B
 
 
 def main() -> None:

@@ -102,7 +102,7 @@ class Engine:
         loaded: LoadedModel,
         device: str | torch.device | None = None,
         hop_seconds: float = DEFAULT_HOP_SECONDS,
-        batch_size: int = 64,
+        batch_size: int = 32,  # segments a call: 64 measured no faster and ~50 MB larger
         precision: str = "auto",
     ) -> None:
         self.info: ModelInfo = loaded.info
