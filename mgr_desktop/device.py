@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from mgr_desktop.config import PRECISION_CHOICES
+
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -55,7 +57,7 @@ def pick_precision(requested: str | None, device: torch.device) -> str:
     GTZAN tracks; track probabilities within 0.008); else float32. Features are always
     computed in float32."""
     req = (requested or "auto").lower()
-    if req not in ("auto", "float32", "bfloat16"):
+    if req not in PRECISION_CHOICES:
         raise ValueError(f"unknown precision {requested!r} (auto, float32 or bfloat16)")
     if req == "auto":
         return "bfloat16" if device.type == "cpu" and cpu_has_native_bf16() else "float32"

@@ -13,13 +13,13 @@ from mgr_desktop.commands.common import (
     EXIT_OK,
     EXIT_SOME_FAILED,
     EXIT_USAGE,
-    PRECISION_CHOICES,
     Command,
     add_verbose,
     fail_usage,
     load_engine,
     progress,
 )
+from mgr_desktop.config import PRECISION_CHOICES
 from mgr_desktop.safetext import csv_cell, printable
 
 if TYPE_CHECKING:  # parsing arguments must not import torch

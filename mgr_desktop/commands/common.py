@@ -23,7 +23,6 @@ EXIT_USAGE = 2  # usage error or refused input (such as an unusable model file)
 EXIT_INTERNAL = 3  # an unexpected error: one line on stderr, the traceback with --verbose
 EXIT_INTERRUPTED = 130  # Ctrl+C
 DEVICE_HELP = "compute device: auto (CUDA > MPS > CPU), cpu, cuda or mps"
-PRECISION_CHOICES = ("auto", "float32", "bfloat16")  # what device.pick_precision accepts
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ class LogMel(torch.nn.Module):
         self.register_buffer("filters_t", filters.T.contiguous(), persistent=False)
         # The CPU path (mel_cpu, float32 only) keeps numpy copies.
         self._window_np = window
-        self._filter_blocks = filter_blocks(filters.T.float().numpy())
+        self._filter_blocks = filter_blocks(self.filters_t.numpy())
 
     def power(self, wave: torch.Tensor, center: bool = True) -> torch.Tensor:
         if wave.device.type == "cpu" and wave.dtype == self.filters_t.dtype == torch.float32:

@@ -49,10 +49,11 @@ def mel_power(
     window: np.ndarray,
     blocks: FilterBlocks,
     center: bool,
-    matmul: MatMul = np.matmul,
+    matmul: MatMul,
 ) -> np.ndarray:
-    """(batch, samples) float32 -> mel power (batch, frames, n_mels). `matmul` lets torch's
-    thread pool do the products in-process (numpy's BLAS would start threads of its own)."""
+    """(batch, samples) float32 -> mel power (batch, frames, n_mels). `matmul` does the
+    filterbank products: LogMel passes torch's, which keeps to torch's thread count (numpy's
+    BLAS would start threads of its own)."""
     n_fft, hop = cfg.n_fft, cfg.hop_length
     if center:
         x = np.pad(x, ((0, 0), (n_fft // 2, n_fft // 2)))

@@ -141,10 +141,6 @@ class LiveWorker(QObject):
         # two threads touch it.
         self._in_flight = threading.Event()
 
-    @property
-    def busy(self) -> bool:
-        return self._in_flight.is_set()
-
     def claim(self) -> bool:
         """From the UI thread: True (and now busy) when no window is being analysed."""
         if self._in_flight.is_set():

@@ -311,8 +311,15 @@ class Engine:
     def _finish(self, name: str, fut: Future[TrackResult]) -> TrackResult | FileFailure:
         try:
             return fut.result()
-        except Exception as e:  # one bad file must not end a batch
-            return failure(name, e)
+        except AudioDecodeError as e:
+            return FileFailure(name, e.reason)
+        except InvalidOutputError as e:
+            return FileFailure(name, str(e))
+        except MemoryError:
+            return FileFailure(name, "out of memory while classifying")
+        except Exception as e:  # one bad file must not end a batch; the log keeps the trace
+            log.exception("unexpected failure on %s", name)
+            return FileFailure(name, f"unexpected error: {type(e).__name__}: {e}")
 
 
 class TrackRun:
@@ -354,18 +361,6 @@ class TrackRun:
                 self.tags.append(tg)
             if em is not None:
                 self.embs.append(em)
-
-
-def failure(name: str, e: BaseException) -> FileFailure:
-    """What a batch reports for a file whose classification raised `e`."""
-    if isinstance(e, AudioDecodeError):
-        return FileFailure(name, e.reason)
-    if isinstance(e, InvalidOutputError):
-        return FileFailure(name, str(e))
-    if isinstance(e, MemoryError):
-        return FileFailure(name, "out of memory while classifying")
-    log.error("unexpected failure on %s", name, exc_info=e)  # the log keeps the trace
-    return FileFailure(name, f"unexpected error: {type(e).__name__}: {e}")
 
 
 def segment_levels(energy: np.ndarray, starts: list[int], cfg: FeatureConfig) -> np.ndarray:

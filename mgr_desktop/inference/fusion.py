@@ -21,7 +21,7 @@ def optimise_for_inference(model: torch.nn.Module, device: torch.device) -> torc
         try:
             from torch.fx.experimental.optimization import fuse
 
-            model = fuse(model)
+            model = fuse(model, inplace=True)  # already our own copy
         except Exception:  # an architecture fx cannot trace still runs, just unfused
             log.info("conv-BN fusion skipped", exc_info=True)
     return model.to(device).to(memory_format=torch.channels_last).eval()
