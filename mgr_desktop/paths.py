@@ -19,6 +19,8 @@ def _user_dir(kind: str) -> Path:
         return Path(platformdirs.user_cache_dir(APP, appauthor=False))
     if kind == "logs":
         return Path(platformdirs.user_log_dir(APP, appauthor=False))
+    if kind == "config":  # where QSettings keeps the window's settings too
+        return Path(platformdirs.user_config_dir(APP, appauthor=False))
     return Path(platformdirs.user_data_dir(APP, appauthor=False)) / kind
 
 
@@ -28,6 +30,10 @@ def cache_dir() -> Path:
 
 def log_dir() -> Path:
     return _user_dir("logs")
+
+
+def config_dir() -> Path:
+    return _user_dir("config")
 
 
 def models_dir() -> Path:

@@ -47,6 +47,21 @@ def make_model_file(
     return path
 
 
+def make_rigged_model(
+    path: Path, labels: tuple[str, ...], logits: list[float], **info: object
+) -> Path:
+    """A compact CNN whose last layer ignores the audio and always gives these logits; `info`
+    goes to its ModelInfo (for example outside="other")."""
+    torch.manual_seed(0)
+    model = build_model("cnn", len(labels)).eval()
+    last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor(logits))
+    save_model(path, model, ModelInfo("cnn", labels, FeatureConfig(), name=path.stem, **info))  # type: ignore[arg-type]
+    return path
+
+
 def gtzan_mini() -> Path | None:
     """The 10 real GTZAN tracks, when the test command points at them (None when it does not).
     A path that is set but wrong is a failure, not a silent skip: the tests it guards would

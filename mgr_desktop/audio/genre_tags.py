@@ -5,6 +5,21 @@ FLAC) and MP4 (c)gen (m4a). mutagen rewrites tags only, never the audio data; on
 file is replaced atomically: the original is copied to a temporary file in the same folder, the
 copy is tagged, read back, synced to disk and renamed over the original with its permissions.
 Any failure leaves the original untouched. No Qt here: the CLI and the window share it.
+
+What is written, decided here once for both (`choose` and `decide`):
+- a file that already has a genre (an ID3v1 one included) keeps it unless the caller asks to
+  replace genres;
+- the verdict when its confidence is at or above the threshold; and the runner-up too when the
+  music sits between two genres: its probability is at least SECOND_GENRE_RATIO (half) of the
+  first's and the two together reach the threshold (so a 40 % / 35 % pair is written under a
+  60 % threshold that neither reaches alone);
+- each label in the user's own spelling (`names`, see genre_names.py), else the standard ID3
+  one ('hiphop' -> 'Hip-Hop').
+Two genres are separate values where the format has them: Vorbis/FLAC/Opus repeat GENRE, a new
+ID3 tag becomes v2.4 (multi-value TCON). An existing ID3v2.3 tag stays v2.3 - the players that
+read its other frames must keep reading them, and some cannot read v2.4 - so its TCON holds
+'Jazz/Blues', the separator mutagen and MusicBrainz Picard use for v2.3. MP4 has one (c)gen text:
+'Jazz; Blues'.
 """
 
 from __future__ import annotations
@@ -15,6 +30,7 @@ import re
 import shutil
 import stat
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +41,18 @@ MP4_KINDS = ("MP4",)
 MP4_GENRE, MP4_GENRE_ID = "\xa9gen", "gnre"
 EXTENSIONS = (".mp3", ".wav", ".aif", ".aiff", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".mp4")
 
+# The runner-up is written too when its probability is at least this share of the verdict's
+# (and the pair reaches the threshold): the music sits between the two.
+SECOND_GENRE_RATIO = 0.5
+MP4_SEPARATOR, ID3V23_SEPARATOR = "; ", "/"
+
+# Why a file is not tagged (TagChange.skip); "below the threshold (45%)" carries a number.
+NO_VERDICT = "no verdict"
+OUTSIDE = "none of its genres"  # the track is outside the model's genres
+BELOW = "below the threshold"
+ALREADY_TAGGED = "already tagged"
+KEPT = "already has genres"  # kept: genres are replaced only on request
+
 
 class TagError(Exception):
     """This file's genre tag cannot be read or written; the message says why in a few words."""
@@ -32,7 +60,8 @@ class TagError(Exception):
 
 class Verdict(Protocol):
     """What tagging needs from a result: a TrackResult, or a table row's summary of one.
-    Read-only, so frozen dataclasses match it."""
+    Read-only, so frozen dataclasses match it. Read when present: `probabilities` (label ->
+    probability, for a second genre) and `outside` (True: none of the model's genres)."""
 
     @property
     def path(self) -> str: ...
@@ -42,10 +71,18 @@ class Verdict(Protocol):
     def confidence(self) -> float: ...
 
 
-def genre_text(label: str) -> str:
-    """The text to write for a model label: the standard ID3 spelling when the label names a
-    standard genre ('hiphop' -> 'Hip-Hop', 'jazz' -> 'Jazz'), so players file it with the
-    genre they already know; any other label as it is."""
+def genre_text(label: str, names: Mapping[str, str] | None = None) -> str:
+    """The text to write for a model label: the user's own name for it when `names` has one
+    (by the label itself, or ignoring case and punctuation); else the standard ID3 spelling
+    when the label names a standard genre ('hiphop' -> 'Hip-Hop', 'jazz' -> 'Jazz'), so players
+    file it with the genre they already know; any other label as it is."""
+    if names:
+        name = names.get(label)
+        if name is None:
+            folded = _fold(label)
+            name = next((n for lab, n in names.items() if _fold(lab) == folded), None)
+        if name is not None and name.strip():
+            return name.strip()
     return _standard_genres().get(_fold(label), label)
 
 
@@ -90,10 +127,11 @@ def _reason(e: BaseException) -> str:
     return str(e) or type(e).__name__
 
 
-def _genre_of(audio: Any) -> str | None:
+def _genres_of(audio: Any) -> list[str]:
+    """The genre values as stored (an ID3v1 genre too: mutagen reads it into TCON)."""
     kind, tags = type(audio).__name__, audio.tags
     if tags is None:
-        return None
+        return []
     if kind in ID3_KINDS:
         genres = [g for frame in tags.getall("TCON") for g in frame.genres]
     elif kind in MP4_KINDS:
@@ -105,7 +143,11 @@ def _genre_of(audio: Any) -> str | None:
             genres = [TCON.GENRES[i - 1] for i in ids if 0 < i <= len(TCON.GENRES)]
     else:
         genres = [str(g) for g in tags.get("GENRE", [])]
-    genres = [g for g in genres if g.strip()]
+    return [g for g in genres if g.strip()]
+
+
+def _genre_of(audio: Any) -> str | None:
+    genres = _genres_of(audio)
     return "; ".join(genres) if genres else None
 
 
@@ -114,28 +156,51 @@ def read_genre(path: str | os.PathLike[str]) -> str | None:
     return _genre_of(_open(os.fspath(path)))
 
 
+def same_genres(current: str | None, values: Sequence[str]) -> bool:
+    """Whether a tag read with read_genre already holds exactly `values`, in any of the ways
+    they are written (separate values, or one text joined by '; ' or, in ID3v2.3, '/')."""
+    if current is None or not values:
+        return False
+    return current in (MP4_SEPARATOR.join(values), ID3V23_SEPARATOR.join(values))
+
+
 # -- writing -------------------------------------------------------------------------------
-def _set_genre(audio: Any, genre: str) -> None:
+def _set_genre(audio: Any, genres: Sequence[str]) -> list[str]:
+    """Replace the genres in `audio`'s tags and save; returns the values as they will read."""
     kind = type(audio).__name__
     if kind in ID3_KINDS:
         from mutagen.id3 import TCON
 
-        # New tags are ID3v2.3, which every player reads; existing v2.4 tags stay v2.4.
-        version = 3 if audio.tags is None or audio.tags.version[1] <= 3 else 4
+        version = _id3_version(audio.tags, len(genres))
         tags = _tags_of(audio)
         tags.delall("TCON")
-        tags.add(TCON(encoding=3, text=[genre]))
+        tags.add(TCON(encoding=3, text=list(genres)))
         if version == 3:
             tags.update_to_v23()
-        audio.save(v2_version=version)
-    elif kind in MP4_KINDS:
+        audio.save(v2_version=version, v23_sep=ID3V23_SEPARATOR)  # v1=1: an ID3v1 tag follows
+        if version == 3 and len(genres) > 1:
+            return [ID3V23_SEPARATOR.join(genres)]
+        return list(genres)
+    if kind in MP4_KINDS:
         tags = _tags_of(audio)
         tags.pop(MP4_GENRE_ID, None)
-        tags[MP4_GENRE] = [genre]
+        tags[MP4_GENRE] = [MP4_SEPARATOR.join(genres)]
         audio.save()
-    else:
-        _tags_of(audio)["GENRE"] = [genre]
-        audio.save()
+        return [MP4_SEPARATOR.join(genres)]
+    _tags_of(audio)["GENRE"] = list(genres)
+    audio.save()
+    return list(genres)
+
+
+def _id3_version(tags: Any, count: int) -> int:
+    """The ID3v2 version to save: an existing v2.4 tag stays v2.4 and a v2.2/v2.3 one v2.3
+    (with several genres joined by '/'); a new tag (none, or ID3v1 only) is v2.3, which every
+    player reads, unless it holds several genres: then v2.4, the version with multi-value
+    frames."""
+    major = tags.version[1] if tags is not None and tags.version[0] == 2 else None
+    if major is None:
+        return 4 if count > 1 else 3
+    return 4 if major >= 4 else 3
 
 
 def _tags_of(audio: Any) -> Any:
@@ -145,12 +210,21 @@ def _tags_of(audio: Any) -> Any:
     return audio.tags
 
 
-def write_genre(path: str | os.PathLike[str], genre: str) -> str | None:
-    """Set the file's genre tag to `genre` (replacing any genres it had); returns the old one.
+def _values(genre: str | Sequence[str]) -> tuple[str, ...]:
+    values = (genre,) if isinstance(genre, str) else tuple(genre)
+    if not values or any(not isinstance(v, str) or not v.strip() for v in values):
+        raise ValueError(f"not genres to write: {genre!r}")
+    return tuple(v.strip() for v in values)
+
+
+def write_genre(path: str | os.PathLike[str], genre: str | Sequence[str]) -> str | None:
+    """Set the file's genre tag to `genre` (one text, or several values best first), replacing
+    any genres it had; returns the old ones as read_genre gives them.
 
     Raises TagError with a short reason, and then the file is exactly as it was. A symbolic link
     is followed and its target rewritten; a file with other hard links gets a new inode, so the
     other names keep the old tags."""
+    genres = _values(genre)
     real = os.path.realpath(os.fspath(path))
     try:
         st = os.stat(real)
@@ -176,8 +250,8 @@ def write_genre(path: str | os.PathLike[str], genre: str) -> str | None:
             shutil.copyfileobj(src, dst, 1 << 20)
         audio = kind(tmp)
         old = _genre_of(audio)
-        _set_genre(audio, genre)
-        if _genre_of(kind(tmp)) != genre:
+        expected = _set_genre(audio, genres)
+        if _genres_of(kind(tmp)) != expected:
             raise TagError("the tag did not read back as written")
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
@@ -212,14 +286,61 @@ def _sync_folder(folder: str) -> None:
 
 
 # -- deciding ------------------------------------------------------------------------------
+def choose_labels(
+    label: str | None,
+    confidence: float,
+    probabilities: Mapping[str, float] | None,
+    min_confidence: float,
+) -> list[str]:
+    """The rule, in one place: the model labels to write, best first ([] for none). The verdict
+    when it reaches the threshold; with the runner-up too when that has at least
+    SECOND_GENRE_RATIO of the verdict's probability and the two together reach the threshold."""
+    if label is None:
+        return []
+    others = [(p, g) for g, p in (probabilities or {}).items() if g != label and p > 0]
+    if others:
+        p2, second = max(others)
+        if p2 >= SECOND_GENRE_RATIO * confidence and confidence + p2 >= min_confidence:
+            return [label, second]
+    return [label] if confidence >= min_confidence else []
+
+
+def choose(
+    result: Verdict, min_confidence: float, names: Mapping[str, str] | None = None
+) -> tuple[tuple[str, ...], str]:
+    """(the genres to write for a result, in the user's spelling; '') or ((), why none):
+    'no verdict', 'none of its genres' (a track outside the model's genres) or 'below the
+    threshold (45%)'. Reads no file."""
+    if result.genre is None:
+        return (), OUTSIDE if getattr(result, "outside", False) else NO_VERDICT
+    conf = float(result.confidence)
+    probabilities = getattr(result, "probabilities", None)
+    labels = choose_labels(result.genre, conf, probabilities, min_confidence)
+    if not labels:
+        return (), f"{BELOW} ({conf:.0%})"
+    return tuple(dict.fromkeys(genre_text(lab, names) for lab in labels)), ""
+
+
+def decide(new: Sequence[str], current: str | None, replace: bool = False) -> str:
+    """Why genres that passed `choose` are not written to a file whose tag reads `current`:
+    'already tagged' (it holds them), 'already has genres' (other ones, kept unless `replace`),
+    or '' to write them."""
+    if same_genres(current, new):
+        return ALREADY_TAGGED
+    if current is not None and not replace:
+        return KEPT
+    return ""
+
+
 @dataclass(frozen=True)
 class TagChange:
     """What tagging would do to one file: write `new` when `will_write`; otherwise `skip` says
-    why not (no verdict, below the threshold, already tagged) or `error` why it cannot be."""
+    why not (no verdict, below the threshold, already tagged, kept) or `error` why it cannot
+    be. `old` is the file's genre tag as read_genre gives it (when it was read)."""
 
     path: str
     old: str | None
-    new: str | None
+    new: tuple[str, ...]
     confidence: float | None
     skip: str = ""
     error: str = ""
@@ -228,37 +349,39 @@ class TagChange:
     def will_write(self) -> bool:
         return not (self.skip or self.error)
 
+    @property
+    def new_text(self) -> str:
+        return MP4_SEPARATOR.join(self.new)
+
     def describe(self) -> str:
-        return f"{self.old or '(none)'} -> {self.new}"
+        """'(none) -> Jazz', 'Rock -> Jazz; Blues' or, for a file kept as it is,
+        'Rock; Pop (kept: already has genres)'."""
+        if self.skip == KEPT:
+            return f"{self.old} (kept: {KEPT})"
+        return f"{self.old or '(none)'} -> {self.new_text or '(nothing)'}"
 
 
-def decide(label: str | None, confidence: float, current: str | None, min_confidence: float) -> str:
-    """Why a verdict is not written ('no verdict', 'below the threshold (45%)', 'already
-    tagged'), or '' when it is: a genre at or above the threshold that the tag lacks."""
-    if label is None:
-        return "no verdict"
-    if confidence < min_confidence:
-        return f"below the threshold ({confidence:.0%})"
-    if current is not None and current == genre_text(label):
-        return "already tagged"
-    return ""
-
-
-def plan(result: Verdict, min_confidence: float, read_all: bool = False) -> TagChange:
-    """Decide for one result: write only a genre verdict at or above the threshold, and only
-    when it differs from the tag the file already has. The current tag is read for the files
-    that pass the threshold, or for every file with `read_all` (a preview shows them all)."""
-    path, label, conf = result.path, result.genre, float(result.confidence)
-    new = genre_text(label) if label is not None else None
-    skip = decide(label, conf, None, min_confidence)
+def plan(
+    result: Verdict,
+    min_confidence: float,
+    read_all: bool = False,
+    *,
+    replace: bool = False,
+    names: Mapping[str, str] | None = None,
+) -> TagChange:
+    """Decide for one result (see `choose` and `decide`). The current tag is read for the
+    files whose verdict passes, or for every file with `read_all` (a preview shows them all)."""
+    path = result.path
+    conf = float(result.confidence) if result.genre is not None else None
+    new, skip = choose(result, min_confidence, names)
     if skip:
         old = _read_quietly(path) if read_all else None
-        return TagChange(path, old, new, conf if label is not None else None, skip)
+        return TagChange(path, old, new, conf, skip)
     try:
         old = read_genre(path)
     except TagError as e:
         return TagChange(path, None, new, conf, error=str(e))
-    return TagChange(path, old, new, conf, decide(label, conf, old, min_confidence))
+    return TagChange(path, old, new, conf, decide(new, old, replace))
 
 
 def _read_quietly(path: str) -> str | None:
@@ -271,7 +394,7 @@ def _read_quietly(path: str) -> str | None:
 def apply(change: TagChange) -> TagChange:
     """Write a planned change; returns it with the old genre as the file really had it.
     Raises TagError."""
-    if not change.will_write or change.new is None:
+    if not change.will_write or not change.new:
         raise ValueError(f"not a change to write: {change}")
     old = write_genre(change.path, change.new)
     return TagChange(change.path, old, change.new, change.confidence)

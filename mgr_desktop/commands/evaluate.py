@@ -67,14 +67,16 @@ def run(args: argparse.Namespace) -> int:
     for part in parts:
         x, y = data.arrays(part)
         feats += x
-        targets += [engine.labels.index(data.labels[i]) for i in y]
+        # Indices into all the model's labels: an open-set model's "outside" verdict on a
+        # track of one of its genres counts as wrong, as it would in the app.
+        targets += [engine.all_labels.index(data.labels[i]) for i in y]
     if not targets:  # the fault-filtered split of a folder without its test tracks
         return fail_usage(f"the {args.split} split's test subset is empty for this folder")
     ev = evaluate(
         engine.model,
         feats,
         targets,
-        engine.labels,
+        engine.all_labels,
         engine.cfg,
         engine.device,
         engine.hop_seconds,

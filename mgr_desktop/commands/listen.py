@@ -94,6 +94,8 @@ def _line(r: Any, fmt: str) -> str:
     """One readout as a JSON object or a line of text."""
     if fmt == "json":
         return json.dumps(r.to_json(), allow_nan=False)
+    if r.outside:
+        return f"{r.time:6.1f} s  {r.verdict_text()}  level {r.level_db:5.1f} dBFS"
     if r.genre is None:
         return f"{r.time:6.1f} s  no signal  level {r.level_db:5.1f} dBFS"
     top = sorted(r.probabilities.items(), key=lambda kv: -kv[1])[1:3]

@@ -82,6 +82,8 @@ class FileTableModel(QAbstractTableModel):
             if col == 1:
                 if r is None:
                     return ""
+                if getattr(r, "outside", False):
+                    return f"none (closest: {r.top(1)[0][0]})"
                 if r.genre is None:
                     return "no signal"
                 return f"{r.genre}?" if r.uncertain else r.genre

@@ -39,6 +39,7 @@ from mgr_desktop.gui.track_loader import (
     TrackPicture,
     freeze_long_lived,
 )
+from mgr_desktop.verdict import OUTSIDE_TEXT
 
 WINDOW_SECONDS = 40.0  # a long track's full-resolution stretch around the playhead
 WINDOW_BEHIND = 12.0  # of which this much before the playhead
@@ -258,7 +259,9 @@ class FilesPanel(FileListPanel):
         r = row.result
         self.timeline.set_segments(r.segments, list(r.probabilities), r.duration)
         caption = f"whole track · {len(r.segments)} segments"
-        if r.genre is None:
+        if getattr(r, "outside", False):
+            self.readout.show_outside(r.probabilities, caption, r.tags)
+        elif r.genre is None:
             self.readout.show_no_signal(caption)
         else:
             self.readout.show_probabilities(r.probabilities, caption, r.tags)
@@ -353,20 +356,23 @@ class FilesPanel(FileListPanel):
             seg = d.segments[i]
             caption = f"at {pos:.1f} s (segment {seg.start:.1f}–{seg.end:.1f} s)"
             labels = list(d.probabilities)
-            if seg.genre is None or not labels:
+            probs = {lab: float(p) for lab, p in zip(labels, seg.probabilities, strict=True)}
+            if getattr(seg, "outside", False) and labels:
+                self.readout.show_outside(probs, caption)
+            elif seg.genre is None or not labels:
                 self.readout.show_no_signal(caption)
             else:
-                self.readout.show_probabilities(
-                    {lab: float(p) for lab, p in zip(labels, seg.probabilities, strict=True)},
-                    caption,
-                )
+                self.readout.show_probabilities(probs, caption)
             return
         # Until the details are there: the segment's genre and confidence from the summary.
         seg = r.segment(r.segment_index_at(pos)) if hasattr(r, "segment_index_at") else None
         if seg is None:
             return
         caption = f"at {pos:.1f} s (segment {seg.start:.1f}–{seg.end:.1f} s)"
-        if seg.genre is None:
+        if seg.outside:
+            self.readout.clear(OUTSIDE_TEXT)
+            self.readout.confidence.setText(caption)
+        elif seg.genre is None:
             self.readout.show_no_signal(caption)
         else:
             self.readout.genre.setText(seg.genre)

@@ -7,7 +7,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from mgr_desktop.gui.theme import genre_colour
-from mgr_desktop.verdict import UNCERTAIN_BELOW
+from mgr_desktop.verdict import OUTSIDE_TEXT, UNCERTAIN_BELOW
 
 
 class GenreReadout(QWidget):
@@ -63,6 +63,23 @@ class GenreReadout(QWidget):
         self.confidence.setText(
             "the audio is silent or nearly so" + (f"\n{caption}" if caption else "")
         )
+
+    def show_outside(
+        self,
+        probabilities: dict[str, float],
+        caption: str = "",
+        tags: dict[str, float] | None = None,
+    ) -> None:
+        """None of the model's genres: say so, name the closest and the music's own tags."""
+        self.show_probabilities(probabilities, caption, tags)
+        closest = max(probabilities.items(), key=lambda kv: kv[1])[0] if probabilities else ""
+        self.genre.setText(OUTSIDE_TEXT)
+        lines = [f"closest: {closest}" if closest else ""]
+        if tags:
+            lines.append(" · ".join(tags))
+        if caption:
+            lines.append(caption)
+        self.confidence.setText("\n".join(line for line in lines if line))
 
     def show_probabilities(
         self,

@@ -178,7 +178,9 @@ class ListenPanel(QWidget):
             return
         self.readouts += 1
         caption = f"live · last 3 s · level {readout.level_db:.0f} dBFS"
-        if readout.genre is None:
+        if getattr(readout, "outside", False):
+            self.readout.show_outside(readout.probabilities, caption)
+        elif readout.genre is None:
             self.readout.show_no_signal(caption)
         else:
             self.readout.show_probabilities(readout.probabilities, caption)

@@ -17,6 +17,7 @@ import numpy as np
 from mgr_desktop.verdict import is_uncertain, verdict_text
 
 NO_GENRE = 255  # a segment with no signal
+OUTSIDE = 254  # a segment in none of the model's genres
 
 _labels_seen: dict[tuple[str, ...], tuple[str, ...]] = {}
 
@@ -26,6 +27,7 @@ class SegmentSummary(NamedTuple):
     end: float
     genre: str | None
     confidence: float
+    outside: bool = False
 
 
 class ResultSummary:
@@ -37,6 +39,7 @@ class ResultSummary:
         "genre",
         "labels",
         "note",
+        "outside",
         "path",
         "probs",
         "seg_conf",
@@ -52,6 +55,7 @@ class ResultSummary:
         self.confidence = float(result.confidence)
         self.duration = float(result.duration)
         self.note: str = result.note
+        self.outside = bool(getattr(result, "outside", False))
         self.tags: dict[str, float] = dict(result.tags) if result.tags else {}
         labels = tuple(result.probabilities)
         self.labels = _labels_seen.setdefault(labels, labels)  # one tuple per model
@@ -60,9 +64,7 @@ class ResultSummary:
         index = {lab: i for i, lab in enumerate(self.labels)}
         self.seg_start = np.array([s.start for s in segs], np.float32)
         self.seg_window = max((s.end - s.start for s in segs), default=0.0)
-        self.seg_genre = np.array(
-            [NO_GENRE if s.genre is None else index.get(s.genre, NO_GENRE) for s in segs], np.uint8
-        )
+        self.seg_genre = np.array([_segment_code(s, index) for s in segs], np.uint8)
         self.seg_conf = np.array([s.confidence for s in segs], np.float16)
 
     # -- the same reading API as TrackResult ---------------------------------------------------
@@ -79,7 +81,7 @@ class ResultSummary:
         return [(self.labels[i], float(self.probs[i])) for i in order]
 
     def verdict_text(self) -> str:
-        return verdict_text(self.genre, self.confidence, self.top(2))
+        return verdict_text(self.genre, self.confidence, self.top(2), self.outside)
 
     @property
     def segments(self) -> list[SegmentSummary]:
@@ -92,8 +94,9 @@ class ResultSummary:
         return SegmentSummary(
             start,
             min(start + self.seg_window, self.duration),
-            None if g == NO_GENRE else self.labels[g],
+            None if g in (NO_GENRE, OUTSIDE) else self.labels[g],
             float(self.seg_conf[i]),
+            g == OUTSIDE,
         )
 
     def segment_index_at(self, seconds: float) -> int:
@@ -103,6 +106,12 @@ class ResultSummary:
     @property
     def nbytes(self) -> int:
         return sum(a.nbytes for a in (self.probs, self.seg_start, self.seg_genre, self.seg_conf))
+
+
+def _segment_code(s: Any, index: dict[str, int]) -> int:
+    if s.genre is None:
+        return OUTSIDE if getattr(s, "outside", False) else NO_GENRE
+    return index.get(s.genre, NO_GENRE)
 
 
 def summarize(result: Any) -> Any:

@@ -64,13 +64,11 @@ def export_results(window: MainWindow) -> None:
 
 def write_genre_tags(window: MainWindow) -> None:
     """File > Write genre to files…: preview, threshold and confirmation in a dialog."""
-    from mgr_desktop.gui.write_tags_dialog import TagRequest, WriteTagsDialog
+    from mgr_desktop.gui.write_tags_dialog import WriteTagsDialog
 
-    rows = [
-        TagRequest(row.path, row.result.genre, row.result.confidence)
-        for row in window.files.model.rows
-        if getattr(row, "result", None) is not None
-    ]
+    # The table's summaries carry path, verdict, probabilities (for a second genre) and
+    # whether the track is outside the model's genres (never tagged).
+    rows = [row.result for row in window.files.model.rows if getattr(row, "result", None)]
     if not rows:
         window.show_message("Nothing to tag yet: add some files and let them be classified.")
         return

@@ -1,17 +1,20 @@
-"""File > Write genre to files…: a preview of what would change, a confidence threshold, and
-the tags written on a worker thread with one status per row."""
+"""File > Write genre to files…: a preview of what would change (with each file's current
+genres), a confidence threshold, whether to replace genres files already have, the names the
+user's library gives the genres (saved), and the tags written on a worker thread with one
+status per row. What is written is decided by `audio.genre_tags`, as for the CLI."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
@@ -25,9 +28,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mgr_desktop.audio.genre_names import load_names, save_names
 from mgr_desktop.audio.genre_tags import (
+    KEPT,
+    MP4_SEPARATOR,
     TagError,
     Verdict,
+    choose,
     decide,
     genre_text,
     read_genre,
@@ -37,16 +44,32 @@ from mgr_desktop.gui.settings import Key, Settings
 
 COLUMNS = ("File", "Current genre tag", "New genre", "Confidence", "Status")
 FILE, CURRENT, NEW, CONFIDENCE, STATUS = range(len(COLUMNS))
+NAME_COLUMNS = ("Model genre", "Written as")
+LABEL, NAME = range(len(NAME_COLUMNS))
 READING = "reading…"
 
 
 @dataclass(frozen=True)
 class TagRequest:
-    """One classified file as the dialog needs it (a TrackResult works just as well)."""
+    """One classified file as the dialog needs it (a TrackResult works just as well).
+    Without probabilities no second genre is offered."""
 
     path: str
     genre: str | None
     confidence: float
+    probabilities: Mapping[str, float] = field(default_factory=dict)
+    outside: bool = False  # none of the model's genres: never tagged
+
+
+def _request(r: Verdict) -> TagRequest:
+    probabilities = getattr(r, "probabilities", None) or {}
+    return TagRequest(
+        r.path,
+        r.genre,
+        float(r.confidence),
+        {str(k): float(v) for k, v in probabilities.items()},
+        bool(getattr(r, "outside", False)),
+    )
 
 
 class TagWorker(QObject):
@@ -85,12 +108,12 @@ class TagWorker(QObject):
                 self.tag_read.emit(row, None, str(e))
         self.reading_done.emit()
 
-    def write(self, jobs: list[tuple[int, str, str]]) -> None:
-        for row, path, genre in jobs:
+    def write(self, jobs: list[tuple[int, str, tuple[str, ...]]]) -> None:
+        for row, path, genres in jobs:
             if self.stop.is_set():
                 return
             try:
-                self.written.emit(row, write_genre(path, genre), "")
+                self.written.emit(row, write_genre(path, genres), "")
             except TagError as e:
                 self.written.emit(row, None, str(e))
             except Exception as e:  # one odd file must not end the batch
@@ -107,18 +130,22 @@ class WriteTagsDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Write genre to files")
-        self.resize(820, 480)
+        self.resize(1040, 500)
         self.settings = settings
-        self.items = [TagRequest(r.path, r.genre, float(r.confidence)) for r in results]
+        self.items = [_request(r) for r in results]
+        self.names: dict[str, str] = load_names()
         self.current: list[str | None] = [None] * len(self.items)
         self.errors: list[str] = [""] * len(self.items)
+        self.new: list[tuple[str, ...]] = [() for _ in self.items]  # what would be written
         self.outcome: list[str | None] = [None] * len(self.items)  # set once a row was written
         self.reading = self.writing = False
         self.finished_writing = False
 
         intro = QLabel(
             "Writes each file's genre verdict into its own genre tag (ID3, Vorbis comment or "
-            "MP4). The audio is not changed. Only verdicts at or above the threshold are written."
+            "MP4); a second genre too when the music is between two. The audio is not changed. "
+            "Only verdicts at or above the threshold are written, and only into files without "
+            "genres unless you choose to replace them."
         )
         intro.setWordWrap(True)
         self.threshold = QSpinBox()
@@ -127,35 +154,23 @@ class WriteTagsDialog(QDialog):
         default = 0.6 if settings is None else float(settings.get(Key.TAG_MIN_CONFIDENCE))
         self.threshold.setValue(round(min(max(default, 0.0), 1.0) * 100))
         self.threshold.valueChanged.connect(self._refresh)
+        self.replace = QCheckBox("Replace genres files already have")
+        self.replace.setChecked(False)  # never remembered: replacing is asked for each time
+        self.replace.toggled.connect(self._refresh)
         row = QHBoxLayout()
         row.addWidget(QLabel("Minimum confidence:"))
         row.addWidget(self.threshold)
+        row.addSpacing(16)
+        row.addWidget(self.replace)
         row.addStretch(1)
         self.summary = QLabel()
         row.addWidget(self.summary)
 
-        self.table = QTableWidget(len(self.items), len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(FILE, QHeaderView.ResizeMode.Stretch)
-        # The cells that change, kept: QTableWidget.item() is typed as possibly None.
-        self.current_cells = [QTableWidgetItem(READING) for _ in self.items]
-        self.status_cells = [QTableWidgetItem("") for _ in self.items]
-        for i, item in enumerate(self.items):
-            name = QTableWidgetItem(Path(item.path).name)
-            name.setToolTip(item.path)
-            self.table.setItem(i, FILE, name)
-            self.table.setItem(i, CURRENT, self.current_cells[i])
-            new = genre_text(item.genre) if item.genre is not None else "no verdict"
-            self.table.setItem(i, NEW, QTableWidgetItem(new))
-            conf = QTableWidgetItem(f"{item.confidence:.0%}" if item.genre is not None else "")
-            conf.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            self.table.setItem(i, CONFIDENCE, conf)
-            self.table.setItem(i, STATUS, self.status_cells[i])
+        self.table = self._files_table()
+        names_box = self._names_box()
+        tables = QHBoxLayout()
+        tables.addWidget(self.table, 1)
+        tables.addLayout(names_box)
 
         self.buttons = QDialogButtonBox()
         self.write_button = QPushButton("Write")
@@ -168,7 +183,7 @@ class WriteTagsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(row)
-        layout.addWidget(self.table, 1)
+        layout.addLayout(tables, 1)
         layout.addWidget(self.buttons)
 
         self.worker = TagWorker()
@@ -180,6 +195,57 @@ class WriteTagsDialog(QDialog):
         self.worker.start(self.worker.read, [item.path for item in self.items])
         self._refresh()
 
+    def _files_table(self) -> QTableWidget:
+        table = QTableWidget(len(self.items), len(COLUMNS))
+        table.setHorizontalHeaderLabels(COLUMNS)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.verticalHeader().setVisible(False)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(FILE, QHeaderView.ResizeMode.Stretch)
+        # The cells that change, kept: QTableWidget.item() is typed as possibly None.
+        self.current_cells = [QTableWidgetItem(READING) for _ in self.items]
+        self.new_cells = [QTableWidgetItem("") for _ in self.items]
+        self.status_cells = [QTableWidgetItem("") for _ in self.items]
+        for i, item in enumerate(self.items):
+            name = QTableWidgetItem(Path(item.path).name)
+            name.setToolTip(item.path)
+            table.setItem(i, FILE, name)
+            table.setItem(i, CURRENT, self.current_cells[i])
+            table.setItem(i, NEW, self.new_cells[i])
+            conf = QTableWidgetItem(f"{item.confidence:.0%}" if item.genre is not None else "")
+            conf.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            table.setItem(i, CONFIDENCE, conf)
+            table.setItem(i, STATUS, self.status_cells[i])
+        return table
+
+    def _names_box(self) -> QVBoxLayout:
+        """The model's genres and the names written for them: double-click to edit, saved at
+        once for the next time (and for the command line); an empty name means the default."""
+        labels = sorted(
+            {item.genre for item in self.items if item.genre is not None}
+            | {lab for item in self.items for lab in item.probabilities}
+        )
+        self.name_labels = labels
+        self.names_table = QTableWidget(len(labels), len(NAME_COLUMNS))
+        self.names_table.setHorizontalHeaderLabels(NAME_COLUMNS)
+        self.names_table.verticalHeader().setVisible(False)
+        self.names_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.names_table.setMinimumWidth(260)
+        for i, label in enumerate(labels):
+            cell = QTableWidgetItem(label)
+            cell.setFlags(cell.flags() & ~Qt.ItemFlag.ItemIsEditable)
+            self.names_table.setItem(i, LABEL, cell)
+            self.names_table.setItem(i, NAME, QTableWidgetItem(genre_text(label, self.names)))
+        self.names_table.itemChanged.connect(self._on_name_edited)
+        self.names_note = QLabel("Genre names (double-click to change; saved):")
+        self.names_note.setWordWrap(True)
+        box = QVBoxLayout()
+        box.addWidget(self.names_note)
+        box.addWidget(self.names_table, 1)
+        return box
+
     # -- state ------------------------------------------------------------------------------
     def min_confidence(self) -> float:
         return self.threshold.value() / 100.0
@@ -188,17 +254,31 @@ class WriteTagsDialog(QDialog):
         """'' when this row would be written now; otherwise why not."""
         if self.errors[row]:
             return f"cannot tag: {self.errors[row]}"
-        item = self.items[row]
-        return decide(item.genre, item.confidence, self.current[row], self.min_confidence())
+        new, skip = choose(self.items[row], self.min_confidence(), self.names)
+        if skip:
+            return skip
+        skip = decide(new, self.current[row], self.replace.isChecked())
+        return f"kept: {KEPT}" if skip == KEPT else skip
 
     def rows_to_write(self) -> list[int]:
         return [i for i in range(len(self.items)) if self.outcome[i] is None and not self.reason(i)]
+
+    def _new_text(self, row: int) -> str:
+        item = self.items[row]
+        new, skip = choose(item, self.min_confidence(), self.names)
+        self.new[row] = new
+        if new:
+            return MP4_SEPARATOR.join(new)
+        return genre_text(item.genre, self.names) if item.genre is not None else skip
 
     def _refresh(self) -> None:
         for i in range(len(self.items)):
             if self.outcome[i] is not None:
                 continue
-            text = self.reason(i) or ("will write" if not self.reading else "")
+            self.new_cells[i].setText(self._new_text(i))
+            text = self.reason(i)
+            if not text and not self.reading:
+                text = "will write" if self.current[i] is None else "will replace"
             if self.reading and self.current_cells[i].text() == READING:
                 text = ""
             self.status_cells[i].setText(text)
@@ -212,7 +292,8 @@ class WriteTagsDialog(QDialog):
         else:
             self.summary.setText(f"{n} of {len(self.items)} files will be tagged")
         self.write_button.setEnabled(not self.reading and not self.writing and n > 0)
-        self.threshold.setEnabled(not self.writing)
+        for widget in (self.threshold, self.replace, self.names_table):
+            widget.setEnabled(not self.writing)
 
     @Slot(int, object, str)
     def _on_read(self, row: int, genre: str | None, error: str) -> None:
@@ -224,6 +305,27 @@ class WriteTagsDialog(QDialog):
         self.reading = False
         self._refresh()
 
+    # -- names ------------------------------------------------------------------------------
+    @Slot(QTableWidgetItem)
+    def _on_name_edited(self, cell: QTableWidgetItem) -> None:
+        if cell.column() != NAME:
+            return
+        label = self.name_labels[cell.row()]
+        name = cell.text().strip()
+        if not name or name == genre_text(label):  # the default spelling: nothing to remember
+            self.names.pop(label, None)
+        else:
+            self.names[label] = name
+        self.names_table.blockSignals(True)
+        cell.setText(genre_text(label, self.names))
+        self.names_table.blockSignals(False)
+        try:
+            save_names(self.names)
+            self.names_note.setText("Genre names (double-click to change; saved):")
+        except OSError as e:
+            self.names_note.setText(f"Genre names (not saved: {e.strerror or e}):")
+        self._refresh()
+
     # -- writing ----------------------------------------------------------------------------
     def write(self) -> None:
         if self.reading or self.writing:
@@ -232,9 +334,8 @@ class WriteTagsDialog(QDialog):
             self.settings.set(Key.TAG_MIN_CONFIDENCE, self.min_confidence())
         jobs = []
         for i in self.rows_to_write():
-            genre = self.items[i].genre
-            assert genre is not None  # rows_to_write holds verdicts only
-            jobs.append((i, self.items[i].path, genre_text(genre)))
+            self.new[i] = choose(self.items[i], self.min_confidence(), self.names)[0]
+            jobs.append((i, self.items[i].path, self.new[i]))
             self.status_cells[i].setText("writing…")
         if not jobs:
             return
@@ -251,7 +352,7 @@ class WriteTagsDialog(QDialog):
             status.setToolTip(error)
         else:
             self.outcome[row] = "written"
-            self.current[row] = genre_text(self.items[row].genre or "")
+            self.current[row] = MP4_SEPARATOR.join(self.new[row])
             self.current_cells[row].setText(self.current[row] or "")
             status.setText("written")
 

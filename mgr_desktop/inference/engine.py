@@ -19,7 +19,7 @@ from mgr_desktop.dsp.track_stream import SegmentCutter, TrackFeatures
 from mgr_desktop.inference.fusion import optimise_for_inference
 from mgr_desktop.models.aggregate import track_log_probs
 from mgr_desktop.models.checkpoint import LoadedModel, ModelInfo, load_model
-from mgr_desktop.verdict import is_uncertain, verdict_text
+from mgr_desktop.verdict import Decision, decide, is_uncertain, outside_note, verdict_text
 
 DEFAULT_HOP_SECONDS = 1.5
 BLOCK_SECONDS = 10.0  # decoded audio in flight per file
@@ -39,21 +39,24 @@ class InvalidOutputError(Exception):
 class Segment:
     start: float
     end: float
-    genre: str | None  # None: no signal in this segment
-    confidence: float
-    probabilities: np.ndarray = field(repr=False)
+    genre: str | None  # None: no signal in this segment, or none of the model's genres
+    confidence: float  # 0 for no signal; the closest genre's when outside
+    probabilities: np.ndarray = field(repr=False)  # over the genres (joint with "outside")
+    outside: bool = False
 
 
 @dataclass(frozen=True)
 class TrackResult:
     path: str
-    genre: str | None  # None: no verdict (see `note`)
-    confidence: float
-    probabilities: dict[str, float]
+    genre: str | None  # None: no verdict (see `note` and `outside`)
+    confidence: float  # the genre's probability; when outside, the closest genre's
+    probabilities: dict[str, float]  # over the model's genres; they sum to 1 - p(outside)
     segments: list[Segment]
     duration: float
     note: str = ""
     tags: dict[str, float] = field(default_factory=dict)  # top music tags, when the model has them
+    outside: bool = False  # none of the model's genres (an open-set model's verdict)
+    outside_probability: float = 0.0
 
     @property
     def uncertain(self) -> bool:
@@ -72,7 +75,12 @@ class TrackResult:
                 for s in self.segments
             ],
             "duration": round(self.duration, 3),
+            "outside": self.outside,
         }  # fmt: skip
+        if self.outside:
+            doc["closest"] = self.closest
+        if self.outside_probability:
+            doc["outside_probability"] = round(self.outside_probability, 6)
         if self.tags:
             doc["tags"] = {k: round(v, 4) for k, v in self.tags.items()}
         if self.note:
@@ -82,8 +90,13 @@ class TrackResult:
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         return sorted(self.probabilities.items(), key=lambda kv: -kv[1])[:k]
 
+    @property
+    def closest(self) -> str | None:
+        """The most likely genre, also when the verdict is "none of its genres"."""
+        return self.top(1)[0][0] if self.probabilities else None
+
     def verdict_text(self) -> str:
-        return verdict_text(self.genre, self.confidence, self.top(2))
+        return verdict_text(self.genre, self.confidence, self.top(2), self.outside)
 
 
 @dataclass(frozen=True)
@@ -109,7 +122,10 @@ class Engine:
         self.info: ModelInfo = loaded.info
         self.path = loaded.path
         self.cfg: FeatureConfig = loaded.info.features
-        self.labels = list(loaded.info.labels)
+        # The genres; an open-set model's "outside" label is decided on, never shown as one.
+        self.all_labels = list(loaded.info.labels)
+        self.labels = list(loaded.info.genres)
+        self.outside, self.outside_at = loaded.info.outside, loaded.info.outside_at
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         self.hop_seconds = hop_seconds
         self.precision = pick_precision(precision, self.device)
@@ -195,8 +211,13 @@ class Engine:
             return p.numpy()
         return track_log_probs(logp).exp().numpy()
 
+    def decide(self, probs: np.ndarray) -> Decision:
+        """Probabilities over all the model's labels -> genre, or none of its genres."""
+        return decide(probs, self.all_labels, self.outside, self.outside_at)
+
     def classify_segment(self, wave: np.ndarray) -> np.ndarray:
-        """Probabilities for the last window of a live signal (microphone readout)."""
+        """Probabilities over all labels for the last window of a live signal (microphone
+        readout); `decide` reads them."""
         db = self.log_mel(wave[-self.cfg.segment_samples :])
         window = db[..., -self.cfg.segment_frames :].unsqueeze(0)
         return self.segment_log_probs(window)[0].exp().numpy()
@@ -235,28 +256,38 @@ class Engine:
         audible segment gets no verdict."""
         times = segment_times(starts, self.cfg)
         audible = levels > SILENCE_DBFS
-        probs = logp.exp().numpy()
         segments = [
-            Segment(min(s, duration), min(e, duration),
-                    self.labels[int(p.argmax())] if loud else None, float(p.max()), p)
-            for (s, e), p, loud in zip(times, probs, audible, strict=True)
-        ]  # fmt: skip
+            self._segment(min(s, duration), min(e, duration), p, loud)
+            for (s, e), p, loud in zip(times, logp.exp().numpy(), audible, strict=True)
+        ]
         if not audible.any():
             note = "; ".join(n for n in (NO_SIGNAL_NOTE, note) if n)
             return TrackResult(path, None, 0.0, {}, segments, duration, note=note)
         keep = torch.from_numpy(audible)
         track = self.track_verdict(logp[keep], embeddings[keep] if embeddings is not None else None)
-        best = int(track.argmax())
+        d = self.decide(track)
+        if d.outside:
+            note = "; ".join(n for n in (outside_note(d.closest, d.outside_probability), note) if n)
         return TrackResult(
             path=path,
-            genre=self.labels[best],
-            confidence=float(track[best]),
-            probabilities={lab: float(p) for lab, p in zip(self.labels, track, strict=True)},
+            genre=d.genre,
+            confidence=d.confidence,
+            probabilities={
+                lab: float(p) for lab, p in zip(self.labels, d.genre_probs, strict=True)
+            },
             segments=segments,
             duration=duration,
             note=note,
             tags=self._top_tags(tag_logits[keep] if tag_logits is not None else None),
+            outside=d.outside,
+            outside_probability=d.outside_probability,
         )
+
+    def _segment(self, start: float, end: float, probs: np.ndarray, audible: bool) -> Segment:
+        d = self.decide(probs)
+        if not audible:  # no signal: no genre, no confidence
+            return Segment(start, end, None, 0.0, d.genre_probs)
+        return Segment(start, end, d.genre, d.confidence, d.genre_probs, d.outside)
 
     def _top_tags(self, tag_logits: torch.Tensor | None) -> dict[str, float]:
         if tag_logits is None or not len(tag_logits) or not self.tag_names:

@@ -17,20 +17,27 @@ from mgr_desktop.inference.engine import (
     Engine,
     level_dbfs,
 )
-from mgr_desktop.verdict import is_uncertain
+from mgr_desktop.verdict import is_uncertain, verdict_text
 
 
 @dataclass(frozen=True)
 class Readout:
     time: float  # seconds since listening started
-    genre: str | None  # None: no signal (the last 3 s are silent or nearly so)
-    confidence: float
-    probabilities: dict[str, float]  # smoothed
+    genre: str | None  # None: no signal, or none of the model's genres (`outside`)
+    confidence: float  # the genre's; when outside, the closest genre's
+    probabilities: dict[str, float]  # smoothed, over the genres
     level_db: float
+    outside: bool = False
 
     @property
     def uncertain(self) -> bool:
         return is_uncertain(self.genre, self.confidence)
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        return sorted(self.probabilities.items(), key=lambda kv: -kv[1])[:k]
+
+    def verdict_text(self) -> str:
+        return verdict_text(self.genre, self.confidence, self.top(2), self.outside)
 
     def to_json(self) -> dict[str, object]:
         doc: dict[str, object] = {
@@ -40,8 +47,11 @@ class Readout:
             "uncertain": self.uncertain,
             "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
             "level_db": round(self.level_db, 1),
+            "outside": self.outside,
         }
-        if self.genre is None:
+        if self.outside:
+            doc["closest"] = self.top(1)[0][0]
+        elif self.genre is None:
             doc["note"] = NO_SIGNAL_NOTE
         return doc
 
@@ -69,16 +79,9 @@ class LiveAnalyzer:
             self._smoothed = probs
         else:
             self._smoothed = self.smoothing * self._smoothed + (1 - self.smoothing) * probs
-        s = self._smoothed / self._smoothed.sum()
-        best = int(s.argmax())
-        labels = self.engine.labels
-        return Readout(
-            now,
-            labels[best],
-            float(s[best]),
-            {lab: float(p) for lab, p in zip(labels, s, strict=True)},
-            level_db,
-        )
+        d = self.engine.decide(self._smoothed / self._smoothed.sum())
+        probs = {lab: float(p) for lab, p in zip(self.engine.labels, d.genre_probs, strict=True)}
+        return Readout(now, d.genre, d.confidence, probs, level_db, d.outside)
 
     def analyze_ring(self, ring: RingBuffer, level_db: float) -> Readout:
         return self.analyze(ring.latest(self.engine.cfg.segment_samples), level_db)

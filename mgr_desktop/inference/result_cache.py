@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA = 1  # bump when the stored layout or the meaning of a result changes
+SCHEMA = 2  # bump when the stored layout or the meaning of a result changes
 BUSY_TIMEOUT_S = 2.0
 KEEP_MODELS = 4  # results are kept for the models used most recently; older ones are dropped
 FileKey = tuple[str, int, int]  # resolved path, size, mtime_ns

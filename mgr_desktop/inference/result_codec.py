@@ -24,6 +24,8 @@ def encode(result: TrackResult) -> tuple[bytes, bytes]:
         "duration": result.duration,
         "note": result.note,
         "tags": result.tags,
+        "outside": result.outside,
+        "outside_probability": result.outside_probability,
         "n": len(seg),
         "k": k,
         "seg_genres": genres,
@@ -33,11 +35,20 @@ def encode(result: TrackResult) -> tuple[bytes, bytes]:
             np.array([s.start for s in seg], "<f8").tobytes(),
             np.array([s.end for s in seg], "<f8").tobytes(),
             np.array([s.confidence for s in seg], "<f8").tobytes(),
-            np.array([-1 if s.genre is None else index[s.genre] for s in seg], "<i2").tobytes(),
+            np.array([_genre_code(s, index) for s in seg], "<i2").tobytes(),
             np.array([s.probabilities for s in seg], "<f2").reshape(len(seg), k).tobytes(),
         )
     )
     return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 6), blob
+
+
+NO_SIGNAL, OUTSIDE = -1, -2  # segment genre codes besides the genres' indices
+
+
+def _genre_code(s: Segment, index: dict[str, int]) -> int:
+    if s.genre is not None:
+        return index[s.genre]
+    return OUTSIDE if s.outside else NO_SIGNAL
 
 
 def decode(path: str, doc_bytes: bytes, blob: bytes) -> TrackResult:
@@ -58,7 +69,7 @@ def decode(path: str, doc_bytes: bytes, blob: bytes) -> TrackResult:
         raise ValueError("segment data has the wrong length")
     segments = [
         Segment(float(starts[i]), float(ends[i]), genres[gidx[i]] if gidx[i] >= 0 else None,
-                float(confs[i]), probs[i])
+                float(confs[i]), probs[i], outside=bool(gidx[i] == OUTSIDE))
         for i in range(n)
     ]  # fmt: skip
     return TrackResult(
@@ -70,4 +81,6 @@ def decode(path: str, doc_bytes: bytes, blob: bytes) -> TrackResult:
         duration=float(doc["duration"]),
         note=doc["note"],
         tags={str(a): float(b) for a, b in doc["tags"].items()},
+        outside=bool(doc.get("outside", False)),
+        outside_probability=float(doc.get("outside_probability", 0.0)),
     )

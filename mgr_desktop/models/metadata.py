@@ -64,6 +64,15 @@ class ModelInfo:
     temperature: float = 1.0
     # Names of the backbone's music tags, for models that keep a tag head (musicnn MSD).
     tags: tuple[str, ...] = ()
+    # The label that means "none of its genres" ('' for a closed-set model), and the
+    # probability of it at or above which a track gets no genre (verdict.py reads both).
+    outside: str = ""
+    outside_at: float = 0.5
+
+    @property
+    def genres(self) -> tuple[str, ...]:
+        """The labels that are genres: all but the outside label."""
+        return tuple(lab for lab in self.labels if lab != self.outside)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +87,8 @@ class ModelInfo:
             "app_version": self.app_version,
             "temperature": self.temperature,
             "tags": list(self.tags),
+            "outside": self.outside,
+            "outside_at": self.outside_at,
         }
 
 
@@ -203,6 +214,8 @@ def parse_info(p: Path, meta: Any) -> ModelInfo:
         app_version=doc.app_version,
         temperature=float(doc.temperature),
         tags=tuple(doc.tags),
+        outside=doc.outside,
+        outside_at=float(doc.outside_at),
     )
 
 

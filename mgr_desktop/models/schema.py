@@ -169,6 +169,8 @@ class MetadataSchema(_Strict):
     app_version: Annotated[StrictStr, Field(max_length=64)] = ""
     temperature: Annotated[StrictFloat, Field(ge=0.05, le=20)] = 1.0
     tags: Annotated[list[Tag], Field(max_length=MAX_LABELS)] = []  # may repeat (MSD + MTT)
+    outside: StrictStr = ""  # one of the labels, or '' for none
+    outside_at: Annotated[StrictFloat, Field(gt=0, le=1)] = 0.5
 
     @model_validator(mode="after")
     def _cross_checks(self) -> MetadataSchema:
@@ -176,6 +178,10 @@ class MetadataSchema(_Strict):
         if arch is None:
             known = ", ".join(sorted(ARCHITECTURES))
             raise ValueError(f"unknown architecture {escape(self.arch, 40)!r} (known: {known})")
+        if self.outside and self.outside not in self.labels:
+            raise ValueError(f"outside label {escape(self.outside, 40)!r} is not one of the labels")
+        if self.outside and len(self.labels) < 3:
+            raise ValueError("a model with an outside label needs at least two genres besides it")
         if self.features.n_mels < arch.min_n_mels:
             raise ValueError(
                 f"n_mels {self.features.n_mels} is too few for architecture {self.arch} "

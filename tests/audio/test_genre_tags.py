@@ -212,9 +212,18 @@ def test_plan_respects_the_threshold_and_skips_what_is_already_right(tmp_path: P
     low = plan(result(f, "jazz", 0.59), 0.6)
     assert not low.will_write and "below" in low.skip
     ok = plan(result(f, "jazz", 0.6), 0.6)
-    assert ok == TagChange(str(f), None, "Jazz", 0.6)
+    assert ok == TagChange(str(f), None, ("Jazz",), 0.6)
     assert ok.describe() == "(none) -> Jazz"
     assert apply(ok).old is None
     assert plan(result(f, "jazz", 0.9), 0.6).skip == "already tagged"
-    swap = plan(result(f, "blues", 0.9), 0.6)
-    assert (swap.old, swap.new, swap.will_write) == ("Jazz", "Blues", True)
+    data = f.read_bytes()
+    kept = plan(result(f, "blues", 0.9), 0.6)  # a genre it has is kept unless asked
+    assert (kept.old, kept.new, kept.will_write) == ("Jazz", ("Blues",), False)
+    assert kept.skip == "already has genres"
+    assert kept.describe() == "Jazz (kept: already has genres)"
+    with pytest.raises(ValueError):
+        apply(kept)
+    assert f.read_bytes() == data
+    swap = plan(result(f, "blues", 0.9), 0.6, replace=True)
+    assert (swap.old, swap.new, swap.will_write) == ("Jazz", ("Blues",), True)
+    assert swap.describe() == "Jazz -> Blues"

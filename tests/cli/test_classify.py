@@ -85,6 +85,7 @@ def test_json_batch_reports_every_file_and_exits_1(
         elif key == "silence":  # no verdict on silence, and a note that says why
             assert row["genre"] is None and row["note"].startswith("no signal"), row
             assert all(s["genre"] is None for s in row["segments"])
+            assert all(s["confidence"] == 0 for s in row["segments"])  # no claim, no confidence
         else:
             assert set(row) == {
                 "path",
@@ -94,7 +95,9 @@ def test_json_batch_reports_every_file_and_exits_1(
                 "probabilities",
                 "segments",
                 "duration",
+                "outside",
             }, key
+            assert row["outside"] is False
             assert row["genre"] in row["probabilities"]
             assert abs(sum(row["probabilities"].values()) - 1) < 1e-3
             assert 0 < row["confidence"] <= 1

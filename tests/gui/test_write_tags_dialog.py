@@ -1,5 +1,7 @@
-"""File > Write genre to files…: the preview, the threshold (remembered), and tags written only
-for verdicts at or above it, with a status per row."""
+"""File > Write genre to files…: the preview (with each file's current genres), the threshold
+(remembered), genres kept unless "Replace genres files already have" is ticked, a close second
+genre, the user's names for the genres (saved), and tags written only for verdicts at or above
+the threshold, with a status per row; never for a track without a verdict."""
 
 from __future__ import annotations
 
@@ -10,8 +12,16 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
+from mgr_desktop.audio.genre_names import names_path, read_names
 from mgr_desktop.gui.settings import Key, Settings
-from mgr_desktop.gui.write_tags_dialog import STATUS, WriteTagsDialog
+from mgr_desktop.gui.write_tags_dialog import (
+    CURRENT,
+    NAME,
+    NEW,
+    STATUS,
+    TagRequest,
+    WriteTagsDialog,
+)
 from mgr_desktop.inference.engine import TrackResult
 from tests.helpers import tone, write
 
@@ -109,6 +119,107 @@ def test_tags_are_written_only_at_or_above_the_threshold(
     qtbot.waitUntil(lambda: not again.reading, timeout=10000)
     assert status(again, 0) == "already tagged"
     assert not again.write_button.isEnabled()
+
+
+def opened(qtbot, results: list, settings: Settings | None = None) -> WriteTagsDialog:
+    dlg = WriteTagsDialog(results, settings or Settings())
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitUntil(lambda: not dlg.reading, timeout=10000)
+    return dlg
+
+
+def write_all(qtbot, dlg: WriteTagsDialog) -> None:
+    qtbot.mouseClick(dlg.write_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.finished_writing, timeout=20000)
+
+
+def test_genres_a_file_has_are_kept_unless_the_box_is_ticked(
+    qtbot, app_home: Path, library: dict[str, Path]
+) -> None:
+    f = mutagen.File(library["tagged"])
+    f["genre"] = ["Rock", "Pop"]
+    f.save()
+    kept = library["tagged"].read_bytes()
+    results = [result(library["sure"], "blues", 0.9), result(library["tagged"], "blues", 0.9)]
+    dlg = opened(qtbot, results)
+    assert dlg.replace.text() == "Replace genres files already have"
+    assert not dlg.replace.isChecked()  # off by default
+    assert dlg.table.item(1, CURRENT).text() == "Rock; Pop"  # what the file has, shown
+    assert dlg.table.item(1, NEW).text() == "Blues"
+    assert status(dlg, 0) == "will write"
+    assert status(dlg, 1) == "kept: already has genres"
+    dlg.replace.setChecked(True)
+    assert status(dlg, 1) == "will replace"
+    assert dlg.rows_to_write() == [0, 1]
+    dlg.replace.setChecked(False)
+    assert dlg.rows_to_write() == [0]
+    write_all(qtbot, dlg)
+    assert genre_tag(library["sure"]) == ["Blues"]
+    assert library["tagged"].read_bytes() == kept  # byte for byte
+
+    again = opened(qtbot, results)
+    assert not again.replace.isChecked()  # not remembered: asked for each time
+    assert status(again, 0) == "already tagged"
+    again.replace.setChecked(True)
+    write_all(qtbot, again)
+    assert genre_tag(library["tagged"]) == ["Blues"]
+    assert status(again, 1) == "written"
+    assert again.table.item(1, CURRENT).text() == "Blues"
+
+
+def name_cell(dlg: WriteTagsDialog, label: str):
+    return dlg.names_table.item(dlg.name_labels.index(label), NAME)
+
+
+def test_a_close_second_genre_and_the_users_names(
+    qtbot, app_home: Path, library: dict[str, Path]
+) -> None:
+    probs = {"hiphop": 0.45, "jazz": 0.35, "rock": 0.2}
+    results = [TrackResult(str(library["sure"]), "hiphop", 0.45, probs, [], 3.0)]
+    dlg = opened(qtbot, results)
+    assert dlg.name_labels == ["hiphop", "jazz", "rock"]
+    assert name_cell(dlg, "hiphop").text() == "Hip-Hop"  # the standard spelling by default
+    assert dlg.table.item(0, NEW).text() == "Hip-Hop; Jazz"  # 35 % is close to 45 %
+    assert status(dlg, 0) == "will write"
+    dlg.threshold.setValue(81)  # the pair makes 80 %: below
+    assert status(dlg, 0) == "below the threshold (45%)"
+    dlg.threshold.setValue(60)
+
+    name_cell(dlg, "hiphop").setText("Hip Hop")  # as the user's library spells it
+    assert read_names() == {"hiphop": "Hip Hop"}  # saved at once
+    assert dlg.table.item(0, NEW).text() == "Hip Hop; Jazz"
+    write_all(qtbot, dlg)
+    assert genre_tag(library["sure"]) == ["Hip Hop", "Jazz"]  # two GENRE values
+
+    again = opened(qtbot, results)
+    assert name_cell(again, "hiphop").text() == "Hip Hop"  # remembered
+    assert status(again, 0) == "already tagged"
+    name_cell(again, "hiphop").setText("  ")  # empty: back to the default
+    assert name_cell(again, "hiphop").text() == "Hip-Hop"
+    assert read_names() == {} and names_path().is_file()
+
+
+def test_no_verdict_and_outside_are_never_written(
+    qtbot, app_home: Path, library: dict[str, Path]
+) -> None:
+    probs = {"jazz": 0.9, "blues": 0.1}
+    results = [
+        TagRequest(str(library["sure"]), None, 0.9, probs, outside=True),
+        TagRequest(str(library["tagged"]), None, 0.9, probs, outside=True),
+        TagRequest(str(library["silent"]), None, 0.0),
+        TagRequest(str(library["at"]), "jazz", 0.9, probs),
+    ]
+    before = {k: library[k].read_bytes() for k in ("sure", "tagged", "silent")}
+    dlg = opened(qtbot, results)
+    dlg.threshold.setValue(0)
+    dlg.replace.setChecked(True)
+    assert status(dlg, 0) == status(dlg, 1) == "none of its genres"
+    assert status(dlg, 2) == "no verdict"
+    assert dlg.rows_to_write() == [3]
+    write_all(qtbot, dlg)
+    assert {k: library[k].read_bytes() for k in before} == before
+    assert genre_tag(library["at"]) == ["Jazz"]  # 10 % is not close to 90 %
 
 
 def test_cancel_writes_nothing(qtbot, app_home: Path, tmp_path: Path) -> None:

@@ -9,18 +9,24 @@ from mgr_desktop.audio.ringbuffer import RingBuffer
 from mgr_desktop.inference import live as live_module
 from mgr_desktop.inference.engine import Engine
 from mgr_desktop.inference.live import LiveAnalyzer
+from mgr_desktop.verdict import Decision, decide
 from tests.helpers import tone
 
 
 class FixedEngine:
     """Stands in for the model: each window's probabilities are set by hand."""
 
-    def __init__(self, answers: dict[int, list[float]]) -> None:
+    def __init__(self, answers: dict[int, list[float]], outside: str = "") -> None:
+        self.all_labels = ["a", "b", "c"] + ([outside] if outside else [])
         self.labels = ["a", "b", "c"]
+        self.outside = outside
         self.answers = answers
 
     def classify_segment(self, window: np.ndarray) -> np.ndarray:
         return np.array(self.answers[id(window)])
+
+    def decide(self, probs: np.ndarray) -> Decision:
+        return decide(probs, self.all_labels, self.outside, 0.5)
 
 
 class Clock:
@@ -53,8 +59,24 @@ def test_readouts_are_smoothed_and_a_reset_forgets(monkeypatch: pytest.MonkeyPat
     assert fresh.probabilities == pytest.approx({"a": 0.1, "b": 0.1, "c": 0.8})
     assert fresh.time == 0.5  # the clock restarted at the reset
     row = fresh.to_json()
-    assert set(row) == {"time", "genre", "confidence", "uncertain", "probabilities", "level_db"}
+    assert set(row) == {
+        "time", "genre", "confidence", "uncertain", "probabilities", "level_db", "outside",
+    }  # fmt: skip
     assert (row["genre"], row["confidence"], row["time"]) == ("c", 0.8, 0.5)
+
+
+def test_an_open_set_model_says_none_of_its_genres(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live_module, "time", Clock())
+    a, b = tone(3.0), tone(3.0, freq=900)
+    engine = FixedEngine({id(a): [0.2, 0.1, 0.1, 0.6], id(b): [0.7, 0.1, 0.1, 0.1]}, "other")
+    live = LiveAnalyzer(engine, smoothing=0.0)  # type: ignore[arg-type]
+    out = live.analyze(a, -20.0)
+    assert (out.genre, out.outside) == (None, True)
+    assert out.probabilities == pytest.approx({"a": 0.2, "b": 0.1, "c": 0.1})  # genres only
+    assert out.verdict_text() == "none of its genres (closest: a)"
+    assert out.to_json()["closest"] == "a" and "note" not in out.to_json()
+    inside = live.analyze(b, -20.0)
+    assert (inside.genre, inside.outside, inside.confidence) == ("a", False, pytest.approx(0.7))
 
 
 def test_silence_gives_no_verdict_and_forgets_the_past(monkeypatch: pytest.MonkeyPatch) -> None:
