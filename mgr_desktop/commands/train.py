@@ -23,7 +23,32 @@ from mgr_desktop.commands.common import (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from mgr_desktop.train.splits import SPLITS
 
-    p.add_argument("--data", required=True, metavar="ROOT", help="dataset folder")
+    p.add_argument(
+        "--data",
+        required=True,
+        metavar="ROOT",
+        help="dataset folder (genre subfolders), or with --labels-from-tags any music folder",
+    )
+    p.add_argument(
+        "--labels-from-tags",
+        action="store_true",
+        help="learn the genres your files' own genre tags give (any folder layout); splits "
+        "keep each artist on one side; untagged files are listed, for the model to tag",
+    )
+    p.add_argument(
+        "--min-tracks",
+        type=int,
+        default=5,
+        metavar="N",
+        help="--labels-from-tags: drop genres with fewer tracks (default 5)",
+    )
+    p.add_argument(
+        "--min-artists",
+        type=int,
+        default=2,
+        metavar="N",
+        help="--labels-from-tags: drop genres with fewer artists (default 2)",
+    )
     from mgr_desktop.models.registry import ARCHITECTURES, DEFAULT_ARCH
 
     p.add_argument(
@@ -52,7 +77,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=SPLITS,
         default="random",
         help="random 70/15/15 by track (stratified), the published fault-filtered "
-        "GTZAN split, or k-fold",
+        "GTZAN split, or k-fold; with --labels-from-tags random and k-fold are by artist",
     )
     p.add_argument("--folds", type=int, default=5, help="k for --split kfold")
     p.add_argument("--seed", type=int, default=0)
@@ -109,8 +134,10 @@ def run(args: argparse.Namespace) -> int:
     from mgr_desktop.train.loop import ResumeError, fit
     from mgr_desktop.train.recipe import TrainConfig
     from mgr_desktop.train.runs import FINISHED
+    from mgr_desktop.train.tag_dataset import TagRules, write_untagged
 
     try:
+        tags = TagRules(args.min_tracks, args.min_artists) if args.labels_from_tags else None
         config = TrainConfig(
             arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, max_lr=args.max_lr,
             weight_decay=args.weight_decay,
@@ -129,10 +156,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         folds = prepare(
             args.data, args.split, args.seed, args.folds, args.cache,
-            features_cfg=get_architecture(config.arch).features, on_event=printer,
+            features_cfg=get_architecture(config.arch).features, on_event=printer, tags=tags,
         )  # fmt: skip
     except DatasetError as e:
         return fail_usage(str(e))
+    if is_main:
+        write_untagged(out, folds[0].report)
     if args.resume and args.split == "kfold":
         return fail_usage("--resume is not supported with --split kfold")
     try:
@@ -146,7 +175,37 @@ def run(args: argparse.Namespace) -> int:
         return fail_usage(str(e))
     finally:
         printer.close()
+    if status == FINISHED and is_main and tags is not None:
+        _report_tags_run(out)
     return EXIT_OK if status == FINISHED else EXIT_SOME_FAILED
+
+
+def _report_tags_run(out: Path) -> None:
+    """After a run on tag labels: accuracy per genre, and how to tag the untagged files."""
+    from mgr_desktop.train.runs import MODEL_FILE, read_metrics, read_run
+    from mgr_desktop.train.tag_dataset import UNTAGGED_FILE, preview_command, read_untagged
+
+    report, which = read_run(out).test, "test"
+    if not report:
+        report, which = (read_metrics(out) or {}).get("valid"), "validation"
+    if report:
+        print(f"accuracy per genre ({which}, {report['tracks']} tracks, artists never "
+              "trained on):", flush=True)  # fmt: skip
+        for lab in report["labels"]:
+            m = report["per_class"][lab]
+            if m["support"]:
+                print(f"  {lab:>16}: {m['recall']:.3f} of {m['support']} tracks")
+    untagged = read_untagged(out) or []
+    if not untagged:
+        print("untagged files: none", flush=True)
+        return
+    print(
+        f"untagged files: {len(untagged)} (listed in {out / UNTAGGED_FILE}). "
+        "Preview the genres this model would write into them:\n  "
+        + preview_command(out / MODEL_FILE, untagged, out / UNTAGGED_FILE)
+        + "\nthen run it again without --dry-run to write them.",
+        flush=True,
+    )
 
 
 class Printer:
@@ -246,10 +305,12 @@ class Printer:
 
 COMMAND = Command(
     "train",
-    "train a genre model on a GTZAN-style folder",
-    "Train on a folder of genre subfolders (GTZAN in any usual layout). Writes "
+    "train a genre model on a GTZAN-style folder or your own tagged music",
+    "Train on a folder of genre subfolders (GTZAN in any usual layout), or with "
+    "--labels-from-tags on any music folder whose files carry genre tags. Writes "
     "OUT/model.safetensors (best on validation), OUT/last.safetensors (to resume) and "
-    "OUT/metrics.json. Runs under torchrun for several GPUs or machines.",
+    "OUT/metrics.json (and OUT/untagged.txt with --labels-from-tags). Runs under torchrun for "
+    "several GPUs or machines.",
     add_arguments,
     lambda args: run(args),  # late-bound: tests and the Train tab may patch run
 )

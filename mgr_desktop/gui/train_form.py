@@ -64,6 +64,7 @@ class TrainForm(QGroupBox):
         self._report_future: Future[Any] | None = None
         form = QFormLayout(self)
         form.addRow("Data folder:", self._build_folder())
+        form.addRow("", self.labels_from_tags)
         form.addRow("", self.report_label)
         self._build_settings(form)
         self._arch_changed()
@@ -82,6 +83,13 @@ class TrainForm(QGroupBox):
         row = QHBoxLayout()
         row.addWidget(self.folder, 1)
         row.addWidget(browse)
+        self.labels_from_tags = QCheckBox("Genres from the files' own genre tags")
+        self.labels_from_tags.setToolTip(
+            "Any music folder: each file's genre tag is its label (spellings of one genre are "
+            "merged; genres under 5 tracks or 2 artists are dropped). Validation and test "
+            "hold out whole artists. Files without a genre tag can be tagged by the new model."
+        )
+        self.labels_from_tags.toggled.connect(lambda _: self.set_data_folder(self.folder.text()))
         self.report_label = QPlainTextEdit("Choose a folder to see what is in it.")
         self.report_label.setReadOnly(True)
         self.report_label.setMaximumHeight(8 * self.fontMetrics().height())
@@ -181,13 +189,17 @@ class TrainForm(QGroupBox):
         """Validate on selection: the discovery report (reads and hashes every file, so off
         the UI thread)."""
         from mgr_desktop.train.dataset_tracks import discover
+        from mgr_desktop.train.tag_dataset import discover_tagged
 
         self.folder.setText(folder)
         self.report = None
         if not folder.strip():
+            self.report_changed.emit()
             return
-        self.report_label.setPlainText("Reading the folder…")
-        self._report_future = self._executor.submit(discover, folder)
+        tags = self.labels_from_tags.isChecked()
+        self.report_label.setPlainText("Reading the tags…" if tags else "Reading the folder…")
+        read = (lambda: discover_tagged(folder)) if tags else (lambda: discover(folder))
+        self._report_future = self._executor.submit(read)
         QTimer.singleShot(50, self._check_report)
         self.report_changed.emit()
 
@@ -227,20 +239,26 @@ class TrainForm(QGroupBox):
         named after its settings. Needs a report (`report` is not None)."""
         from mgr_desktop.train.runner import TrainJob
         from mgr_desktop.train.runs import run_name
+        from mgr_desktop.train.tag_dataset import TagDatasetReport
 
         config = self.config()
         split = self.split.currentData()
-        out = runs_folder / run_name(config.arch, split)
+        tags = isinstance(self.report, TagDatasetReport)
+        if tags and split == "fault-filtered":
+            raise ValueError("the fault-filtered split is GTZAN's; with genres from tags choose "
+                             "random or k-fold (both by artist)")  # fmt: skip
+        out = runs_folder / run_name(config.arch, f"{split}-tags" if tags else split)
         return TrainJob(
-            str(self.report.root), str(out), split, self.folds.value(), config.to_dict()
-        )
+            str(self.report.root), str(out), split, self.folds.value(), config.to_dict(),
+            labels_from_tags=tags,
+        )  # fmt: skip
 
     # -- remembered settings ----------------------------------------------------------------
     def save(self, settings: Settings) -> None:
         settings.set(Key.TRAIN, json.dumps({
             "folder": self.folder.text(), "arch": self.arch.currentData(),
             "split": self.split.currentData(), "epochs": self.epochs.value(),
-            "batch": self.batch.value(),
+            "batch": self.batch.value(), "labels_from_tags": self.labels_from_tags.isChecked(),
             **{key: getattr(self, key).text() for key in _TEXT_FIELDS},
         }))  # fmt: skip
 
@@ -258,5 +276,8 @@ class TrainForm(QGroupBox):
         for key in _TEXT_FIELDS:
             if key in saved:
                 getattr(self, key).setText(saved[key])
+        self.labels_from_tags.blockSignals(True)  # the folder is read when chosen, not here
+        self.labels_from_tags.setChecked(bool(saved.get("labels_from_tags", False)))
+        self.labels_from_tags.blockSignals(False)
         if saved.get("folder"):
             self.folder.setText(saved["folder"])

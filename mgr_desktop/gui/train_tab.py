@@ -1,4 +1,6 @@
-"""Train: pick a GTZAN folder, train in a separate process, watch it, and use the model.
+"""Train: pick a GTZAN folder (or any tagged music folder, labels from its genre tags), train
+in a separate process, watch it, and use the model (after a run on tag labels: offer to tag
+the untagged files with it, `UntaggedPanel`).
 
 The loop is the same `fit` as `mgr-desktop train`; it runs in a spawned process
 (`train.runner.TrainProcess`) so Stop is clean and a crash or out-of-memory there cannot take
@@ -34,6 +36,7 @@ from PySide6.QtWidgets import (
 from mgr_desktop.gui.settings import Settings
 from mgr_desktop.gui.train_form import TrainForm
 from mgr_desktop.gui.train_plots import TrainPlots
+from mgr_desktop.gui.untagged_tagging import UntaggedPanel
 from mgr_desktop.paths import runs_dir
 from mgr_desktop.train import events as ev
 from mgr_desktop.train.runs import FINISHED, Run, install_model, list_runs, read_run
@@ -133,9 +136,11 @@ class TrainTab(QWidget):
         self.runs.currentItemChanged.connect(self._run_selected)
         self.use_button = QPushButton("Use this model")
         self.use_button.clicked.connect(self._use_selected)
+        self.untagged = UntaggedPanel(self.settings)  # runs on tag labels: tag the rest
         box.addWidget(QLabel("Runs:"))
         box.addWidget(self.runs, 1)
         box.addWidget(self.use_button)
+        box.addWidget(self.untagged)
         group = QGroupBox("Run")
         group.setLayout(box)
         return group
@@ -312,6 +317,7 @@ class TrainTab(QWidget):
         run = read_run(path) if path is not None and not running else None
         self.resume_button.setEnabled(run is not None and run.resumable)
         self.use_button.setEnabled(run is not None and run.has_model)
+        self.untagged.set_run(path if run is not None and run.finished else None)
 
     # -- past runs --------------------------------------------------------------------------
     def _selected_run(self) -> Path | None:

@@ -21,7 +21,15 @@ from mgr_desktop.train.events import (
     Message,
     ignore,
 )
-from mgr_desktop.train.splits import Split, fault_filtered_split, kfold_splits, random_split
+from mgr_desktop.train.splits import (
+    Split,
+    fault_filtered_split,
+    group_kfold,
+    group_split,
+    kfold_splits,
+    random_split,
+)
+from mgr_desktop.train.tag_dataset import TagDatasetReport, TagRules, discover_tagged
 
 __all__ = ["EventSink", "TrainData", "make_splits", "prepare"]
 
@@ -42,6 +50,9 @@ class TrainData:
 
 
 def make_splits(report: DatasetReport, split: str, seed: int, folds: int = 5) -> list[Split]:
+    """Splits by track; for a library labelled by its tags, by artist."""
+    if isinstance(report, TagDatasetReport):
+        return _artist_splits(report, split, seed, folds)
     if split == "random":
         return [random_split(report.tracks, seed)]
     if split == "fault-filtered":
@@ -49,6 +60,24 @@ def make_splits(report: DatasetReport, split: str, seed: int, folds: int = 5) ->
     if split == "kfold":
         return kfold_splits(report.tracks, folds, seed)
     raise ValueError(f"unknown split {split!r} (random, fault-filtered, kfold)")
+
+
+def _artist_splits(report: TagDatasetReport, split: str, seed: int, folds: int) -> list[Split]:
+    if split == "random":
+        parts = group_split(report.tracks, report.groups, seed)
+        if not parts.valid:
+            raise DatasetError(
+                "no genre has tracks by two artists: a split by artist needs one to validate on"
+            )
+        return [parts]
+    if split == "kfold":
+        return group_kfold(report.tracks, report.groups, folds, seed)
+    if split == "fault-filtered":
+        raise DatasetError(
+            "the fault-filtered split is GTZAN's; with labels from tags use --split random or "
+            "kfold (both by artist)"
+        )
+    raise ValueError(f"unknown split {split!r} (random, kfold)")
 
 
 def prepare(
@@ -60,11 +89,14 @@ def prepare(
     features_cfg: FeatureConfig | None = None,
     on_event: EventSink | None = None,
     stop: threading.Event | None = None,
+    tags: TagRules | None = None,
 ) -> list[TrainData]:
-    """Discover, split by track, and cache features (one TrainData per fold)."""
+    """Discover, split by track, and cache features (one TrainData per fold). With `tags`,
+    `root` is any music library labelled by its files' genre tags (`tag_dataset`), split by
+    artist."""
     emit = on_event or ignore
     cfg = features_cfg or FeatureConfig()
-    report = discover(root)
+    report = discover(root) if tags is None else discover_tagged(root, tags)
     emit(DatasetFound(report.summary(), report.to_json()))
     splits = make_splits(report, split, seed, folds)
     needed = sorted({t.path for s in splits for t in (*s.train, *s.valid, *s.test)}, key=str)

@@ -29,6 +29,10 @@ class TrainJob:
     config: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields
     cache: str | None = None
     resume: bool = False
+    # A music library labelled by its files' genre tags (train.tag_dataset), split by artist.
+    labels_from_tags: bool = False
+    min_tracks: int = 5
+    min_artists: int = 2
 
     def save(self) -> None:
         write_text_atomic(Path(self.out_dir) / RUN_FILE, json.dumps(asdict(self), indent=1))
@@ -78,15 +82,18 @@ def _train(job: TrainJob, put: EventSink, stop: Any) -> RunEnded:
     from mgr_desktop.train.kfold import fit_folds
     from mgr_desktop.train.loop import fit
     from mgr_desktop.train.recipe import TrainConfig
+    from mgr_desktop.train.tag_dataset import TagRules, write_untagged
 
     config = TrainConfig.from_dict(job.config)
     out = Path(job.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     job.save()
+    tags = TagRules(job.min_tracks, job.min_artists) if job.labels_from_tags else None
     folds = prepare(
         job.data_root, job.split, config.seed, job.folds, job.cache,
-        features_cfg=get_architecture(config.arch).features, on_event=put, stop=stop,
+        features_cfg=get_architecture(config.arch).features, on_event=put, stop=stop, tags=tags,
     )  # fmt: skip
+    write_untagged(out, folds[0].report)
     if len(folds) == 1:
         result = fit(config, folds[0], out, put, stop, resume=job.resume)
         return RunEnded(result.status, str(out), str(result.model_path))

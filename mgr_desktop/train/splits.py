@@ -1,8 +1,11 @@
-"""Train/valid/test splits, always by track: no window of a held-out track is ever trained on."""
+"""Train/valid/test splits, always by track: no window of a held-out track is ever trained on.
+Tag-labelled libraries split by artist (`group_split`, `group_kfold`): no artist of a held-out
+track is ever trained on."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -78,6 +81,81 @@ def kfold_splits(tracks: list[Track], k: int = 5, seed: int = 0) -> list[Split]:
         )
         for i in range(k)
     ]
+
+
+def group_split(
+    tracks: list[Track],
+    group_of: dict[str, str],
+    seed: int = 0,
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
+) -> Split:
+    """Train/valid/test by group (an artist, or an album folder): all of a group's tracks go to
+    one part, whatever their genres. Stratified per genre over its groups: one group of each
+    genre trains, one validates when it has two, one tests when it has three (as far as groups
+    with tracks of several genres, placed by another genre first, allow)."""
+    parts = _group_parts(tracks, group_of, seed, lambda n: _part_sizes(n, fractions))
+    return Split(*parts, name="by-artist")
+
+
+def group_kfold(
+    tracks: list[Track], group_of: dict[str, str], k: int = 5, seed: int = 0
+) -> list[Split]:
+    """k folds of groups (as `kfold_splits`: fold i tests on part i, validates on part i+1)."""
+    if k < 3:
+        raise ValueError("k-fold needs k >= 3 (one part each for test and validation)")
+    if len(set(group_of[str(t.path)] for t in tracks)) < k:
+        raise DatasetError(f"{k} folds by artist need at least {k} artists")
+    folds = _group_parts(tracks, group_of, seed, lambda n: [n // k + (i < n % k) for i in range(k)])
+    return [
+        Split(
+            train=[t for j in range(k) if j not in (i, (i + 1) % k) for t in folds[j]],
+            valid=folds[(i + 1) % k],
+            test=folds[i],
+            name=f"by-artist-kfold-{i + 1}of{k}",
+        )
+        for i in range(k)
+    ]
+
+
+def _part_sizes(n: int, fractions: tuple[float, float, float]) -> list[int]:
+    """How many of a genre's n groups each part wants: train first, then valid, then test."""
+    n_valid = max(1, round(fractions[1] * n)) if n >= 2 else 0
+    n_test = max(1, round(fractions[2] * n)) if n >= 3 and fractions[2] > 0 else 0
+    return [n - n_valid - n_test, n_valid, n_test]
+
+
+def _group_parts(
+    tracks: list[Track],
+    group_of: dict[str, str],
+    seed: int,
+    sizes: Callable[[int], list[int]],
+) -> list[list[Track]]:
+    """Each group to one part. Genres with the fewest groups choose first; each genre's groups
+    not yet placed (seeded order) go to the part furthest below the genre's wanted count (ties
+    to the earlier part), counting its groups that other genres already placed."""
+    rng = np.random.default_rng(seed)
+    groups: dict[str, set[str]] = defaultdict(set)
+    for t in tracks:
+        groups[t.label].add(group_of[str(t.path)])
+    placed: dict[str, int] = {}
+    for label in sorted(groups, key=lambda lab: (len(groups[lab]), lab)):
+        mine = sorted(groups[label])
+        want = sizes(len(mine))
+        have = [0] * len(want)
+        for g in mine:
+            if g in placed:
+                have[placed[g]] += 1
+        free = [g for g in mine if g not in placed]
+        for i in rng.permutation(len(free)):
+            deficit = [w - h for w, h in zip(want, have, strict=True)]
+            part = deficit.index(max(deficit))
+            placed[free[i]] = part
+            have[part] += 1
+    n_parts = len(sizes(1))
+    out: list[list[Track]] = [[] for _ in range(n_parts)]
+    for t in tracks:
+        out[placed[group_of[str(t.path)]]].append(t)
+    return out
 
 
 def published_lists(name: str = "fault-filtered") -> dict[str, list[str]]:
