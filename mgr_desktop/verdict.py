@@ -71,7 +71,7 @@ def decide(
     else:
         p_out, genre_p, genres = 0.0, p, list(labels)
     best = int(genre_p.argmax())
-    is_out = bool(outside) and (p_out >= outside_at or p_out > genre_p[best])
+    is_out = bool(outside) and bool(p_out >= outside_at or p_out > genre_p[best])
     return Decision(
         None if is_out else genres[best], float(genre_p[best]), is_out, genres[best], p_out,
         genre_p.astype(np.float32),

@@ -246,7 +246,8 @@ def test_real_gtzan_tracks_get_a_verdict_from_the_default_model(gtzan_mini_root:
     proc = cli("classify", "--format", "json", "--no-cache", str(gtzan_mini_root))
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(x) for x in proc.stdout.splitlines()]
-    assert len(rows) == 10 and all(r["genre"] is not None for r in rows)
+    # a verdict: a genre, or "none of its genres" (never "no signal" on real music)
+    assert len(rows) == 10 and all(r["genre"] is not None or r["outside"] for r in rows)
 
 
 def test_progress_bar_only_on_a_terminal(corpus: dict[str, Path], cnn_model: Path) -> None:

@@ -84,5 +84,8 @@ def test_decide_says_outside_at_the_threshold_even_when_a_genre_leads() -> None:
     kept = decide([0.45, 0.15, 0.0, 0.40], LABELS, "other", outside_at=0.5)
     assert (kept.genre, kept.outside) == ("jazz", False)
     assert kept.genre_probs.tolist() == pytest.approx([0.45, 0.15, 0.0])
+    led = decide(np.array([0.2, 0.1, 0.05, 0.3]), LABELS, "other", outside_at=0.5)
+    assert led.outside is True  # a plain bool (JSON must write it), not numpy's
+    assert kept.outside is False
     closed = decide([0.2, 0.5, 0.3], LABELS[:3])  # a model without an outside label
     assert (closed.genre, closed.outside, closed.outside_probability) == ("pop", False, 0.0)
