@@ -71,13 +71,18 @@ def run(args: argparse.Namespace) -> int:
     analyzer = LiveAnalyzer(engine)
     end = time.monotonic() + args.seconds if args.seconds else None
     next_at = time.monotonic() + READOUT_S
+    last_written = -1
     try:
         while end is None or time.monotonic() < end:
             time.sleep(max(0.0, min(next_at, end or next_at) - time.monotonic()))
-            next_at += READOUT_S
+            # On time or not at all: after a stall (a slow model, a suspended terminal) the
+            # missed readouts are dropped, never printed in a burst.
+            next_at = max(next_at, time.monotonic()) + READOUT_S
             capture.pump()
-            if capture.ring.written < engine.cfg.segment_samples // 3:
-                continue
+            written = capture.ring.written
+            if written < engine.cfg.segment_samples // 3 or written == last_written:
+                continue  # too little audio yet, or none new since the last line
+            last_written = written
             r = analyzer.analyze_ring(capture.ring, capture.level_db())
             print(_line(r, args.format), flush=True)
     except AudioDeviceError as e:

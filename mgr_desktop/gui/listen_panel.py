@@ -154,7 +154,9 @@ class ListenPanel(QWidget):
             self._newest_column_at = now
         self.spectrogram.slide(now - self._newest_column_at)
         self.redraws += 1
-        self.level.setValue(int(max(-60, min(0, cap.level_db()))))
+        db = cap.level_db()
+        self.level.setValue(int(max(-60, min(0, db))))
+        self.level.setFormat("below -60 dBFS" if db < -60 else "%v dBFS")  # the meter's floor
         if cap.overflows > self._overflows_reported and \
                 now - self._last_overflow_report > OVERFLOW_REPORT_S:  # fmt: skip
             self._overflows_reported = cap.overflows
@@ -177,7 +179,8 @@ class ListenPanel(QWidget):
         if not self.running:
             return
         self.readouts += 1
-        caption = f"live · last 3 s · level {readout.level_db:.0f} dBFS"
+        level = "below -60" if readout.level_db < -60 else f"{readout.level_db:.0f}"
+        caption = f"live · last 3 s · level {level} dBFS"
         if getattr(readout, "outside", False):
             self.readout.show_outside(readout.probabilities, caption)
         elif readout.genre is None:

@@ -63,6 +63,7 @@ def build_menus(window: MainWindow) -> WindowCommands:
     )
     help_menu = bar.addMenu("&Help")
     add_action(window, help_menu, "Open &log folder", window.open_log_folder)
+    add_action(window, help_menu, "&About mgr-desktop", lambda: _about(window))
     _build_view_menu(window, bar.addMenu("&View"))
     # Space toggles playback anywhere in the window except while typing in a text field.
     space = QShortcut(QKeySequence("Space"), window)
@@ -85,6 +86,12 @@ def _build_view_menu(window: MainWindow, view: QMenu) -> None:
     dbr = view.addMenu("dB range")
     for low, high in DB_RANGES:
         add_action(window, dbr, f"{low} to {high} dB", partial(window.set_db_range, low, high))
+
+
+def _about(window: MainWindow) -> None:
+    from mgr_desktop.gui.about import show_about
+
+    show_about(window, window.engine.info if window.engine is not None else None)
 
 
 def add_action(

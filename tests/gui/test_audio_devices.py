@@ -3,6 +3,7 @@ microphone, and a real GTZAN clip played into it."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -72,6 +73,8 @@ def test_listen_prints_readouts_in_order_of_what_it_hears(pulse_sink, trained_mo
     assert len(rows) >= 2
     times = [r["time"] for r in rows]
     assert times == sorted(times) and len(set(times)) == len(times)
+    # One line per readout, on time: never a burst of lines after a stall.
+    assert all(b - a >= 0.2 for a, b in itertools.pairwise(times)), times
     assert times[-1] <= 6.5
     labels = set(json.loads(trained_model.with_name("metrics.json").read_text())["labels"])
     for r in rows:
