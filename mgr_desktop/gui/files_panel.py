@@ -132,6 +132,12 @@ class FilesPanel(FileListPanel):
             if not self._whole:
                 self._want_details()
 
+    def requeue_all(self) -> None:
+        """A new model: the selected file's verdict and timeline go with the old one."""
+        super().requeue_all()
+        self.current_details, self._asked_details = None, False
+        self._show_result()
+
     def on_failed(self, path: str, reason: str) -> None:
         super().on_failed(path, reason)
         if path == self.current:
@@ -147,6 +153,7 @@ class FilesPanel(FileListPanel):
         self._reset_track(None)
         self.title.setText("No file selected")
         self.timeline.clear()
+        self.spectrogram.clear_picture()
         self.readout.clear()
         self._update_transport()
 
@@ -190,6 +197,7 @@ class FilesPanel(FileListPanel):
         self._reset_track(path)
         self.title.setText(path)
         self.timeline.clear()
+        self.spectrogram.clear_picture()  # until this file's picture comes: never the last file's
         self.readout.clear("…")
         self.loader.load(path)
         self._show_result()
@@ -228,6 +236,7 @@ class FilesPanel(FileListPanel):
 
     def on_track_failed(self, path: str, reason: str) -> None:
         if path == self.current:
+            self.spectrogram.clear_picture()
             self.readout.clear("error")
             self.readout.confidence.setText(reason)
 
@@ -252,6 +261,7 @@ class FilesPanel(FileListPanel):
         if row is None:
             return
         if row.result is None:
+            self.timeline.clear()  # a row queued again for another model shows no old verdict
             self.readout.clear({WAITING: "needs a model", FAILED: "error"}.get(row.status, "…"))
             if row.error:
                 self.readout.confidence.setText(row.error)

@@ -107,6 +107,12 @@ class SpectrogramView(pg.PlotWidget):
         end = total_seconds or db.shape[1] * step
         self.set_time_range(0, max(end, step))
 
+    def clear_picture(self) -> None:
+        """No track: an empty picture (never the previous file's). Not `clear`: PlotWidget
+        binds that name to PlotItem.clear, which would remove the image item itself."""
+        self._show(np.zeros((self.image.height() or 1, 0), np.float32), 0.0)
+        self.set_time_range(0, self.seconds_visible)
+
     def show_window(self, db: np.ndarray, end_seconds: float, start_seconds: float = 0.0) -> None:
         """Follow a playhead: the `seconds_visible` ending at `end_seconds` of `db`, whose
         first column is at `start_seconds` (0: a whole track; else a stretch of a long one)."""
