@@ -255,6 +255,8 @@ class FilesPanel(FileListPanel):
             return
         self.current_details = result
         self._detail_starts = np.array([s.start for s in result.segments])
+        # The verdict may come from a few spread segments; the opened file's timeline shows all.
+        self.timeline.set_segments(result.segments, list(result.probabilities), result.duration)
 
     def _show_result(self) -> None:
         row = self.model.row_for(self.current) if self.current else None

@@ -274,10 +274,10 @@ class ResultDetails(QObject):
         lower_thread_priority()
         if generation != self._generation:
             return
-        try:
-            result = next(iter(engine.classify_files([path])))
-        except Exception:
-            log.exception("details of %s", path)
+        try:  # every segment, for the timeline and the readout while playing
+            result = engine.classify_file(path, sampled=False)
+        except Exception as e:  # the table already says why a file cannot be read
+            log.info("details of %s: %s", path, e)
             return
         if isinstance(result, TrackResult) and generation == self._generation:
             self.ready.emit(path, result)

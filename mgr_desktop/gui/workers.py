@@ -43,11 +43,12 @@ class ModelLoader(QObject):
     @Slot(str, str)
     def load_model(self, path: str, device: str) -> None:
         from mgr_desktop.device import DeviceUnavailableError, describe
-        from mgr_desktop.inference.engine import Engine
+        from mgr_desktop.inference.engine import SAMPLE_SEGMENTS, Engine
         from mgr_desktop.models.checkpoint import CheckpointError
 
         try:
-            engine = Engine.from_file(path, device or "auto")
+            # The CLI's settings (hop, sampling): one verdict per file and model, one cache.
+            engine = Engine.from_file(path, device or "auto", sample_segments=SAMPLE_SEGMENTS)
         except (CheckpointError, DeviceUnavailableError) as e:
             self.model_failed.emit(path, getattr(e, "reason", str(e)))
             return
@@ -88,6 +89,7 @@ class FileWorker(QObject):
         import torch
 
         from mgr_desktop.inference.engine import FileFailure
+        from mgr_desktop.inference.result_cache import ResultCache, cached_classify
 
         self._cancel.clear()
         engine = self.engine
@@ -96,11 +98,12 @@ class FileWorker(QObject):
         # A core for the window: the model uses one thread fewer than the machine has.
         threads = torch.get_num_threads()
         torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+        cache = ResultCache()  # this thread's connection: an unchanged file comes back at once
         try:
             # One pass over the batch, so decoding the next files overlaps the model.
             if paths:
                 self.file_started.emit(paths[0])
-            for i, result in enumerate(engine.classify_files(paths)):
+            for i, result in enumerate(cached_classify(engine, paths, cache)):
                 if isinstance(result, FileFailure):
                     self.file_failed.emit(result.path, result.error)
                 else:
@@ -111,6 +114,7 @@ class FileWorker(QObject):
                 if i + 1 < len(paths):
                     self.file_started.emit(paths[i + 1])
         finally:
+            cache.close()
             torch.set_num_threads(threads)
         self.batch_finished.emit()
 

@@ -17,11 +17,17 @@ from mgr_desktop.device import pick_device, pick_precision
 from mgr_desktop.dsp.mel import LogMel, normalise, pad_to_window, segment_times
 from mgr_desktop.dsp.track_stream import SegmentCutter, TrackFeatures
 from mgr_desktop.inference.fusion import optimise_for_inference
+from mgr_desktop.inference.sampled import classify_sampled
 from mgr_desktop.models.aggregate import track_log_probs
 from mgr_desktop.models.checkpoint import LoadedModel, ModelInfo, load_model
 from mgr_desktop.verdict import Decision, decide, is_uncertain, outside_note, verdict_text
 
-DEFAULT_HOP_SECONDS = 1.5
+# One verdict per file and model: the CLI and the window analyse with the same hop (segments
+# back to back) and the same sampling, so they agree and share the result cache.
+DEFAULT_HOP_SECONDS = 3.0
+# A long file's verdict from this many segments spread over it (inference/sampled.py): the
+# same verdict as every segment's on 34 of 34 real songs (benchmarks/RESULTS.md).
+SAMPLE_SEGMENTS = 20
 BLOCK_SECONDS = 10.0  # decoded audio in flight per file
 MUSICNN_BATCH = 4  # per call: as fast per segment as 64 on a CPU, a sixteenth of the memory
 # Below this RMS level (dBFS) a segment is silence or near-silence: no verdict is given.
@@ -118,7 +124,10 @@ class Engine:
         hop_seconds: float = DEFAULT_HOP_SECONDS,
         batch_size: int = 32,  # segments a call: 64 measured no faster and ~50 MB larger
         precision: str = "auto",
+        sample_segments: int = 0,
     ) -> None:
+        """`sample_segments` > 0: a long file's verdict from that many segments spread over
+        it, decoded by seeking (inference/sampled.py); 0 analyses every segment."""
         self.info: ModelInfo = loaded.info
         self.path = loaded.path
         self.cfg: FeatureConfig = loaded.info.features
@@ -128,6 +137,7 @@ class Engine:
         self.outside, self.outside_at = loaded.info.outside, loaded.info.outside_at
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         self.hop_seconds = hop_seconds
+        self.sample_segments = sample_segments
         self.precision = pick_precision(precision, self.device)
         # Segments per model call, fewer for huge segments so a batch's activations stay
         # bounded (a model file may ask for 30 s segments of many bands).
@@ -300,10 +310,18 @@ class Engine:
         return self.classify_blocks([wave], path)
 
     def classify_file(
-        self, path: str | os.PathLike[str], block_seconds: float = BLOCK_SECONDS
+        self,
+        path: str | os.PathLike[str],
+        block_seconds: float = BLOCK_SECONDS,
+        sampled: bool = True,
     ) -> TrackResult:
         """Stream one file through decoding, features and the model; memory stays bounded
-        whatever its length. Raises AudioDecodeError or InvalidOutputError."""
+        whatever its length. With `sample_segments` set (and `sampled`), a long file's verdict
+        comes from that many segments. Raises AudioDecodeError or InvalidOutputError."""
+        if self.sample_segments and sampled:
+            quick = classify_sampled(self, path, self.sample_segments)
+            if quick is not None:
+                return quick
         with open_audio(path, self.cfg.sample_rate, min_seconds=MIN_SECONDS) as audio:
             return self.classify_blocks(audio.blocks(block_seconds), str(path), lambda: audio.note)
 

@@ -1,0 +1,97 @@
+"""The shipped model at library scale, uncached: every figure is work done in this run.
+
+    python -m benchmarks.library_speed [--files DIR] [--segments 20] [--repeat 3]
+
+Corpus: the real songs of Debian's asc-music and drascula-music packages (34 songs, 7 s to
+7 min, mp3 and ogg), or a folder. Measured in one run, nothing from the result cache (the
+engine is called directly; the whole command with --no-cache is timed too):
+  * librosa `load` + `melspectrogram` + `power_to_db` alone: the reference (bar <= 0.8x, goal 0.3x);
+  * the shipped model's full analysis (every 3 s segment of every song);
+  * its sampled verdict (`--segments` spread segments per song, decoded by seeking), and on
+    how many songs it gives the same verdict (genre, or "none of its genres") as the full one;
+  * `mgr-desktop classify --no-cache` on the folder, start-up included, both ways.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.classify_speed import librosa_features
+from benchmarks.common import best_of, machine
+from benchmarks.default_model_speed import AUDIO, debian_songs
+
+
+def library(files: Path | None) -> list[Path]:
+    if files:
+        return sorted(p for p in files.rglob("*") if p.suffix in AUDIO)
+    # drascula-music installs each song once under audio/ and links it per language
+    return [p for p in debian_songs() if "/drascula/" not in str(p) or "/audio/" in str(p)]
+
+
+def whole_command(paths: list[Path], full: bool) -> float:
+    """`classify --no-cache` on the files, through a folder of links (one argument)."""
+    with tempfile.TemporaryDirectory() as d:
+        for i, p in enumerate(paths):
+            os.symlink(p, Path(d) / f"{i:03d}-{p.name}")
+        cmd = [sys.executable, "-m", "mgr_desktop", "classify", "--no-cache", "--format", "json",
+               *(["--full"] if full else []), d]  # fmt: skip
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--files", type=Path)
+    ap.add_argument("--segments", type=int, default=20)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-command", action="store_true", help="skip the whole-command timing")
+    args = ap.parse_args()
+
+    from mgr_desktop.audio.decode import decode_file
+    from mgr_desktop.inference.engine import Engine, TrackResult
+    from mgr_desktop.paths import default_model_path
+
+    paths = library(args.files)
+    seconds = sum(decode_file(p).duration for p in paths)
+    print(f"# {time.strftime('%Y-%m-%d')} - {machine()}")
+    print(f"corpus: {len(paths)} songs, {seconds / 60:.1f} min of audio; nothing cached")
+    librosa_features(paths[:2])
+    t_ref = best_of(lambda: librosa_features(paths), repeat=args.repeat)
+    print(f"librosa load+melspectrogram+power_to_db: {t_ref:.2f} s (reference)")
+    full = Engine.from_file(default_model_path(), "cpu", hop_seconds=3.0)
+    quick = Engine.from_file(default_model_path(), "cpu", hop_seconds=3.0,
+                             sample_segments=args.segments)  # fmt: skip
+    results: dict[str, list[TrackResult]] = {}
+    for name, engine in (("full analysis", full), (f"{args.segments} segments", quick)):
+        list(engine.classify_files(paths[:2]))
+        t = best_of(lambda e=engine, n=name: results.__setitem__(n, list(e.classify_files(paths))),
+                    repeat=args.repeat)  # fmt: skip
+        print(f"shipped model, {name}: {t:.2f} s, {t / t_ref:.2f}x librosa's features "
+              f"(bar <= 0.8, goal 0.3)")  # fmt: skip
+    a, b = results.values()
+    same = sum(
+        isinstance(x, TrackResult) and isinstance(y, TrackResult)
+        and (x.genre, x.outside) == (y.genre, y.outside)
+        for x, y in zip(a, b, strict=True)
+    )  # fmt: skip
+    print(f"same verdict, sampled vs full: {same} of {len(paths)} songs ({same / len(paths):.0%})")
+    for x, y in zip(a, b, strict=True):
+        if isinstance(x, TrackResult) and isinstance(y, TrackResult) and x.genre != y.genre:
+            print(f"  differs: {Path(x.path).name}: {x.verdict_text()} | {y.verdict_text()}")
+    if not args.no_command:
+        for full_flag in (True, False):
+            t = whole_command(paths, full_flag)
+            what = "--full" if full_flag else f"sampled ({args.segments})"
+            print(f"mgr-desktop classify --no-cache {what}: {t:.2f} s with start-up, "
+                  f"{t / t_ref:.2f}x librosa's features")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
