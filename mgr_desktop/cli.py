@@ -7,6 +7,7 @@ and the window can appear before torch has loaded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -74,13 +75,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mgr_desktop.selftest import run_self_test
 
         return run_self_test()
+    from mgr_desktop.atomic import Interrupted, interrupt_on_signals
     from mgr_desktop.commands import COMMANDS
 
+    # Headless commands stop on SIGINT and SIGTERM once the file write under way is done (a
+    # tagged copy renamed or removed: atomic.py); the window handles its own quitting.
+    headless = args.command not in (None, "gui")
     try:
-        return COMMANDS[args.command or "gui"].run(args)
-    except KeyboardInterrupt:
+        with interrupt_on_signals() if headless else contextlib.nullcontext():
+            return COMMANDS[args.command or "gui"].run(args)
+    except KeyboardInterrupt as e:
         print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return 128 + e.signum if isinstance(e, Interrupted) else EXIT_INTERRUPTED  # 143: SIGTERM
     except Exception as e:  # last resort: one line and a distinct exit code, never a traceback
         return _internal_error(e, verbose)
 

@@ -2,9 +2,12 @@
 
 ID3 TCON (mp3, and the ID3 chunk of WAV and AIFF), Vorbis comment GENRE (Ogg Vorbis, Opus,
 FLAC) and MP4 (c)gen (m4a). mutagen rewrites tags only, never the audio data; on top of that the
-file is replaced atomically: the original is copied to a temporary file in the same folder, the
-copy is tagged, read back, synced to disk and renamed over the original with its permissions.
-Any failure leaves the original untouched. No Qt here: the CLI and the window share it.
+file is replaced atomically: the original is copied to a temporary file in the same folder
+('.mgr-<random>.tagtmp', short whatever the original's name), the copy is tagged, read back,
+given the original's owner, permissions and extended attributes, synced to disk and renamed
+over the original. Any failure, and any signal, leaves the original untouched (see atomic.py:
+SIGINT and SIGTERM wait for the rename; after a SIGKILL the copy is left, and the next run's
+`sweep_leftovers` removes it). No Qt here: the CLI and the window share it.
 
 What is written, decided here once for both (`choose` and `decide`):
 - a file that already has a genre (an ID3v1 one included) keeps it unless the caller asks to
@@ -25,14 +28,16 @@ read its other frames must keep reading them, and some cannot read v2.4 - so its
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
 import stat
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from mgr_desktop.atomic import FileIdentity, TempFile, identity_of, sweep
 
 # Formats whose genre tag we write, by the class mutagen picks after sniffing the content.
 ID3_KINDS = ("MP3", "WAVE", "AIFF")
@@ -52,6 +57,9 @@ OUTSIDE = "none of its genres"  # the track is outside the model's genres
 BELOW = "below the threshold"
 ALREADY_TAGGED = "already tagged"
 KEPT = "already has genres"  # kept: genres are replaced only on request
+# Why a write is refused: the file is not the one whose audio gave the verdict.
+CHANGED = "the file changed since it was classified"
+TAG_SUFFIX = ".tagtmp"  # the temporary copies: '.mgr-<random>.tagtmp' (atomic.TempFile)
 
 
 class TagError(Exception):
@@ -217,15 +225,58 @@ def _values(genre: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(v.strip() for v in values)
 
 
-def write_genre(path: str | os.PathLike[str], genre: str | Sequence[str]) -> str | None:
+def write_genre(
+    path: str | os.PathLike[str],
+    genre: str | Sequence[str],
+    *,
+    expect: FileIdentity | None = None,
+) -> str | None:
     """Set the file's genre tag to `genre` (one text, or several values best first), replacing
     any genres it had; returns the old ones as read_genre gives them.
 
-    Raises TagError with a short reason, and then the file is exactly as it was. A symbolic link
-    is followed and its target rewritten; a file with other hard links gets a new inode, so the
-    other names keep the old tags."""
+    Raises TagError with a short reason, and then the file is exactly as it was. `expect`: the
+    file's identity (atomic.identity) when its audio was read for the verdict; a file that no
+    longer has it is refused (CHANGED), so a verdict never lands in a file it was not made
+    from. A symbolic link is followed and its target rewritten; a file with other hard links
+    gets a new inode, so the other names keep the old tags."""
+    return tag_file(path, genre, expect=expect)[0]
+
+
+def tag_file(
+    path: str | os.PathLike[str],
+    genre: str | Sequence[str],
+    *,
+    expect: FileIdentity | None = None,
+) -> tuple[str | None, FileIdentity]:
+    """write_genre, also returning the tagged file's new identity: its audio is the one the
+    verdict was made from, so a cache may keep the verdict under it."""
     genres = _values(genre)
     real = os.path.realpath(os.fspath(path))
+    st = _writable_stat(real)
+    if expect is not None and identity_of(real, st) != expect:
+        raise TagError(CHANGED)
+    kind = type(_open(real))  # refuse unsupported formats before copying anything
+    folder = os.path.dirname(real)
+    try:
+        tmp = TempFile.create(folder, TAG_SUFFIX)
+    except OSError as e:
+        raise TagError(f"cannot write in its folder: {e.strerror or e}") from e
+    with tmp:
+        try:
+            old = _tagged_copy(real, tmp, kind, genres, st)
+            if identity_of(real, os.stat(real)) != identity_of(real, st):
+                raise TagError("the file changed while it was being tagged")
+            new = tmp.commit(real)
+        except TagError:
+            raise
+        except Exception as e:
+            raise TagError(f"cannot write its tags: {_reason(e)}") from e
+    _sync_folder(folder)
+    return old, identity_of(real, new)
+
+
+def _writable_stat(real: str) -> os.stat_result:
+    """The file's stat, or TagError when it (or its folder) cannot be rewritten."""
     try:
         st = os.stat(real)
     except OSError as e:
@@ -235,44 +286,58 @@ def write_genre(path: str | os.PathLike[str], genre: str | Sequence[str]) -> str
     writable = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
     if not os.access(real, os.W_OK) or not st.st_mode & writable:  # root passes os.access
         raise TagError("the file is read-only")
-    folder = os.path.dirname(real)
-    if not os.access(folder, os.W_OK | os.X_OK):
+    if not os.access(os.path.dirname(real), os.W_OK | os.X_OK):
         raise TagError("its folder is read-only")
-    kind = type(_open(real))  # refuse unsupported formats before copying anything
-    try:
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{os.path.basename(real)}.", suffix=".tagging", dir=folder
-        )
-    except OSError as e:
-        raise TagError(f"cannot write in its folder: {e.strerror or e}") from e
-    try:
-        with os.fdopen(fd, "wb") as dst, open(real, "rb") as src:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        audio = kind(tmp)
-        old = _genre_of(audio)
-        expected = _set_genre(audio, genres)
-        if _genres_of(kind(tmp)) != expected:
-            raise TagError("the tag did not read back as written")
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, stat.S_IMODE(st.st_mode))
-        if hasattr(os, "getuid") and (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
-            with contextlib.suppress(OSError):  # keep the owner where we may (root, group)
-                os.chown(tmp, st.st_uid, st.st_gid)
-        now = os.stat(real)
-        if (now.st_size, now.st_mtime_ns, now.st_ino) != (st.st_size, st.st_mtime_ns, st.st_ino):
-            raise TagError("the file changed while it was being tagged")
-        os.replace(tmp, real)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, TagError):
-            raise
-        if isinstance(e, Exception):
-            raise TagError(f"cannot write its tags: {_reason(e)}") from e
-        raise
-    _sync_folder(folder)
+    return st
+
+
+def _tagged_copy(
+    real: str, tmp: TempFile, kind: Any, genres: Sequence[str], st: os.stat_result
+) -> str | None:
+    """Copy the original into `tmp`, tag the copy and check it; returns the old genres."""
+    shutil.copyfile(real, tmp.path)
+    audio = kind(tmp.path)
+    old = _genre_of(audio)
+    expected = _set_genre(audio, genres)
+    if _genres_of(kind(tmp.path)) != expected:
+        raise TagError("the tag did not read back as written")
+    if hasattr(os, "getuid") and (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
+        with contextlib.suppress(OSError):  # keep the owner where we may (root, group)
+            os.chown(tmp.path, st.st_uid, st.st_gid)
+    _copy_xattrs(real, tmp.path)
+    os.chmod(tmp.path, stat.S_IMODE(st.st_mode))  # last: an ACL copied above sets mode bits
+    tmp.sync()
     return old
+
+
+def _copy_xattrs(src: str, dst: str) -> None:
+    """The original's extended attributes (desktop tags, ratings, comments, ACLs) onto the copy,
+    and only those. One that cannot be copied fails the write, as it would be lost with the
+    original; except security.* (SELinux labels and the like), which the system sets itself."""
+    if not hasattr(os, "listxattr"):  # Python has them on Linux only
+        return
+    try:
+        names = os.listxattr(src)
+    except OSError as e:
+        if e.errno in (errno.ENOTSUP, errno.ENOSYS):  # a filesystem without them
+            return
+        raise
+    for name in names:
+        try:
+            os.setxattr(dst, name, os.getxattr(src, name))
+        except OSError as e:
+            if not name.startswith("security."):
+                raise TagError(f"cannot keep its extended attribute {name}: {_reason(e)}") from e
+    with contextlib.suppress(OSError):  # inherited by the new file (a folder's default ACL)
+        for name in set(os.listxattr(dst)) - set(names):
+            if not name.startswith("security."):
+                os.removexattr(dst, name)
+
+
+def sweep_leftovers(folder: str | os.PathLike[str]) -> list[str]:
+    """Remove the temporary copies that killed runs left in `folder`, never one that a run still
+    at work holds (see atomic.py); returns their paths."""
+    return sweep(folder, TAG_SUFFIX)
 
 
 def _sync_folder(folder: str) -> None:

@@ -3,19 +3,25 @@
 The deciding (threshold, second genre, files that already have genres) is
 `audio.genre_tags`'s, shared with the window; the user's names for the genres are
 `genre_names`'s saved file, plus any `--genre-name LABEL=NAME` given for this run only.
+
+A verdict is written only into the file it was made from: the file must still be as it was
+just before it was decoded (`result_cache.source_key`), else it is refused. Before its first
+write in a folder a run removes the temporary copies that killed runs left there.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from mgr_desktop.commands.common import fail_usage
 from mgr_desktop.safetext import printable
 
 if TYPE_CHECKING:  # parsing arguments must not import torch
+    from mgr_desktop.audio.genre_tags import TagChange
     from mgr_desktop.inference.engine import TrackResult
 
 DEFAULT_MIN_CONFIDENCE = 0.6
@@ -124,6 +130,7 @@ class TagWriter:
         self.cache, self.engine = cache, engine
         self.counts: dict[str, int] = {}
         self.failed = 0
+        self.swept: set[str] = set()  # folders cleared of earlier runs' leftovers
 
     @property
     def dry_run(self) -> bool:
@@ -138,10 +145,11 @@ class TagWriter:
         tqdm.write(line, file=sys.stderr)  # above the progress bar, when there is one
 
     def handle(self, result: TrackResult) -> None:
-        from mgr_desktop.audio.genre_tags import KEPT, TagError, apply, plan
-        from mgr_desktop.inference.result_cache import remember
+        from mgr_desktop.audio.genre_tags import KEPT, plan
 
         opts = self.options
+        if not self.dry_run:
+            self._sweep(result.path)
         change = plan(result, opts.min_confidence, replace=opts.replace, names=opts.names)
         name = printable(result.path)
         if change.error:
@@ -155,15 +163,42 @@ class TagWriter:
             self._count("would change")
             self._say(f"{name}: {printable(change.describe())} (dry run)")
         else:
+            self._write(result, change)
+
+    def _write(self, result: TrackResult, change: TagChange) -> None:
+        """Write one planned change, say so and re-cache the verdict under the tagged file's new
+        identity; SIGINT/SIGTERM wait for all three (atomic.hold_signals)."""
+        from mgr_desktop.atomic import hold_signals
+        from mgr_desktop.audio.genre_tags import TagError, tag_file
+        from mgr_desktop.inference.result_cache import remember, source_key
+
+        source = source_key(result)
+        with hold_signals():
             try:
-                done = apply(change)
+                old, key = tag_file(change.path, change.new, expect=source)
             except TagError as e:
                 self.failed += 1
-                self._say(f"{name}: cannot write genre tag: {printable(str(e))}")
+                self._say(f"{printable(result.path)}: cannot write genre tag: {printable(str(e))}")
                 return
             self._count("written")
-            self._say(f"{name}: {printable(done.describe())}")
-            remember(self.cache, self.engine, result)  # same audio, new mtime: still cached
+            done = replace(change, old=old)
+            self._say(f"{printable(result.path)}: {printable(done.describe())}")
+            if source is not None:  # a result of unknown origin is tagged, never cached
+                remember(self.cache, self.engine, result, key)
+
+    def _sweep(self, path: str) -> None:
+        from mgr_desktop.audio.genre_tags import sweep_leftovers
+
+        folder = os.path.dirname(os.path.realpath(path))
+        if folder in self.swept:
+            return
+        self.swept.add(folder)
+        removed = sweep_leftovers(folder)
+        if removed:
+            self._say(
+                f"{printable(folder)}: removed {len(removed)} temporary "
+                f"{'copy' if len(removed) == 1 else 'copies'} left by an interrupted run"
+            )
 
     def summary(self) -> None:
         parts = [f"{n} {_COUNTED_AS.get(what, what)}" for what, n in self.counts.items()]

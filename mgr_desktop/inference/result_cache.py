@@ -1,14 +1,21 @@
 """Verdicts remembered between runs: an unchanged file with the same model is not decoded again.
 
-A result is keyed by the file (resolved path, size, mtime_ns) and by the model (a hash of the
-model file's bytes, the hop between segments, the precision, and this program's version); it
-is stored compactly (`result_codec`). The file key is its
-path, size and modification time rather than a content hash: hashing would read every byte of
-every file on each run, which costs as much I/O as decoding an unchanged library, while any
-ordinary write changes the size or mtime.
+A result is keyed by the file (resolved path, size, mtime_ns, inode, ctime_ns: atomic.identity)
+and by the model (a hash of the model file's bytes, the hop between segments, the precision,
+and this program's version); it is stored compactly (`result_codec`). The file key is what stat
+says rather than a content hash: hashing would read every byte of every file on each run,
+which costs as much I/O as decoding an unchanged library, while any ordinary write changes the
+size or mtime, and a rewrite that restores both (or a same-size file renamed over the old one)
+still changes the ctime or the inode. The price: a file whose inode or ctime changes without
+new content (a FAT/exFAT stick mounted again, a chmod, a new hard link) is classified again.
+
+Each result is keyed by the file as it was just before it was decoded (`source_key`), and
+`--write-tags` writes a verdict only into that same file: a file replaced during a run is
+neither tagged nor cached with a verdict that is not its own.
 
 The cache is a small SQLite file in the user's cache folder. It is only a cache: a corrupt,
-locked or unwritable database logs one warning and classification goes on without it.
+locked or unwritable database logs one warning and classification goes on without it for the
+rest of the run (a database another program holds locked costs one busy wait, not one a file).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mgr_desktop import __version__
+from mgr_desktop.atomic import FileIdentity, identity
 from mgr_desktop.inference.engine import FileFailure, TrackResult
 from mgr_desktop.inference.result_codec import decode, encode
 
@@ -33,10 +41,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA = 2  # bump when the stored layout or the meaning of a result changes
+SCHEMA = 3  # bump when the stored layout or the meaning of a result changes
 BUSY_TIMEOUT_S = 2.0
 KEEP_MODELS = 4  # results are kept for the models used most recently; older ones are dropped
-FileKey = tuple[str, int, int]  # resolved path, size, mtime_ns
+FileKey = FileIdentity  # resolved path, size, mtime_ns, inode, ctime_ns
 
 _model_digests: weakref.WeakKeyDictionary[Any, tuple[tuple[str, int, int], str]] = (
     weakref.WeakKeyDictionary()
@@ -52,14 +60,7 @@ def default_path() -> Path:
 
 def file_key(path: str | os.PathLike[str]) -> FileKey | None:
     """The file's identity, or None when it cannot be read (then it is never cached)."""
-    try:
-        real = os.path.realpath(path)
-        st = os.stat(real)
-    except (OSError, ValueError):
-        return None
-    if not os.path.isfile(real):
-        return None
-    return real, st.st_size, st.st_mtime_ns
+    return identity(path)
 
 
 def model_file_digest(path: str | os.PathLike[str]) -> str:
@@ -84,22 +85,26 @@ def model_key(engine: Engine) -> str:
         with _digest_lock:
             _model_digests[engine] = known
     hop, precision = float(engine.hop_seconds), engine.precision
-    return f"{known[1]}:hop={hop!r}:{precision}:v{__version__}:s{SCHEMA}"
+    sampled = int(getattr(engine, "sample_segments", 0))  # a verdict from N spread segments
+    return f"{known[1]}:hop={hop!r}:{precision}:n{sampled}:v{__version__}:s{SCHEMA}"
 
 
 # -- the database ----------------------------------------------------------------------------
-_CREATE = """
-CREATE TABLE IF NOT EXISTS results (
+_CREATE = (
+    """CREATE TABLE IF NOT EXISTS results (
     path TEXT NOT NULL,
     model TEXT NOT NULL,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
     doc BLOB NOT NULL,
     segments BLOB NOT NULL,
     PRIMARY KEY (path, model)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS models (model TEXT PRIMARY KEY, used INTEGER NOT NULL);
-"""
+) WITHOUT ROWID""",
+    "CREATE TABLE IF NOT EXISTS models (model TEXT PRIMARY KEY, used INTEGER NOT NULL)",
+)
+_STAMP = "size, mtime_ns, ino, ctime_ns"  # the file key's columns after the path
 # SQLite's primary result codes (the names are in the sqlite3 module only from Python 3.11)
 SQLITE_BUSY, SQLITE_LOCKED, SQLITE_CORRUPT, SQLITE_NOTADB = 5, 6, 11, 26
 
@@ -116,6 +121,24 @@ def _error_code(e: sqlite3.Error) -> int | None:
     if "locked" in text or "busy" in text:
         return SQLITE_BUSY
     return None
+
+
+def _recreate(conn: sqlite3.Connection) -> None:
+    """Start the tables afresh when they are of another layout (another program version): it
+    is only a cache. In one transaction, so two runs starting at once do it once."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA:
+            conn.execute("DROP TABLE IF EXISTS results")
+            conn.execute("DROP TABLE IF EXISTS models")
+        for statement in _CREATE:
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA}")
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
 
 
 class ResultCache:
@@ -145,7 +168,10 @@ class ResultCache:
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")  # a lost entry is only recomputed
-                conn.executescript(_CREATE)
+                if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA:
+                    _recreate(conn)
+                for statement in _CREATE:  # no-ops unless a table went missing
+                    conn.execute(statement)
                 conn.execute("SELECT count(*) FROM results LIMIT 1").fetchone()
             except BaseException:
                 conn.close()
@@ -182,10 +208,15 @@ class ResultCache:
             log.debug("%s", message)
 
     def _failed(self, e: sqlite3.Error, doing: str) -> None:
+        """Turn the cache off for the rest of the run. Even "busy": each later file would wait
+        the whole busy timeout in turn for a lock another program may hold for minutes."""
         if _error_code(e) in (SQLITE_BUSY, SQLITE_LOCKED):
-            self._warn(f"result cache busy (another program is using it); {doing} skipped")
-            return  # transient: the next file may get through
-        self._warn(f"result cache disabled after an error while {doing}: {e}")
+            self._warn(
+                f"result cache busy (another program is using it): not used for the rest of "
+                f"this run ({doing} gave up after {BUSY_TIMEOUT_S:g} s)"
+            )
+        else:
+            self._warn(f"result cache disabled after an error while {doing}: {e}")
         self._close_locked()  # called with the lock held
 
     def get(
@@ -200,16 +231,16 @@ class ResultCache:
                 return None
             try:
                 row = self._conn.execute(
-                    "SELECT size, mtime_ns, doc, segments FROM results WHERE path=? AND model=?",
+                    f"SELECT {_STAMP}, doc, segments FROM results WHERE path=? AND model=?",
                     (key[0], model),
                 ).fetchone()
             except sqlite3.Error as e:
                 self._failed(e, "reading")
                 return None
-        if row is None or (row[0], row[1]) != (key[1], key[2]):
+        if row is None or tuple(row[:4]) != key[1:]:
             return None
         try:
-            return decode(os.fspath(path), row[2], row[3])
+            return decode(os.fspath(path), row[4], row[5])
         except Exception as e:  # a damaged entry is a miss; it is overwritten after the run
             log.debug("unreadable cache entry for %s: %s", key[0], e)
             return None
@@ -222,12 +253,12 @@ class ResultCache:
                 return False
             try:
                 row = self._conn.execute(
-                    "SELECT size, mtime_ns FROM results WHERE path=? AND model=?", (key[0], model)
+                    f"SELECT {_STAMP} FROM results WHERE path=? AND model=?", (key[0], model)
                 ).fetchone()
             except sqlite3.Error as e:
                 self._failed(e, "reading")
                 return False
-        return row is not None and (row[0], row[1]) == (key[1], key[2])
+        return row is not None and tuple(row) == key[1:]
 
     def use_model(self, model: str) -> None:
         """Note that `model` is in use, and drop the results of all but the KEEP_MODELS models
@@ -272,9 +303,9 @@ class ResultCache:
                 return
             try:
                 self._conn.execute(
-                    "INSERT OR REPLACE INTO results (path, model, size, mtime_ns, doc, segments)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (key[0], model, key[1], key[2], doc, blob),
+                    f"INSERT OR REPLACE INTO results (path, model, {_STAMP}, doc, segments)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key[0], model, *key[1:], doc, blob),
                 )
             except sqlite3.Error as e:
                 self._failed(e, "writing")
@@ -301,27 +332,46 @@ def cached_classify(
 ) -> Iterator[TrackResult | FileFailure]:
     """`engine.classify_files` with the cache in front: results in input order, hits at once,
     and only the misses decoded (in one stream, so the engine still overlaps decode and model).
-    Failures are never cached."""
+    Failures are never cached. Each result's `source_key` is the file's key just before it was
+    decoded (or the key its cached entry was stored under), and the cache keeps it under that."""
     paths = list(paths)
     model = _model_key_or_none(engine) if cache is not None and cache.enabled else None
     if cache is None or model is None:
-        yield from engine.classify_files(paths)
+        yield from _decoded(engine, paths, None, "")
         return
     cache.use_model(model)
     keys = [file_key(p) for p in paths]
     hit = [k is not None and cache.contains(model, k) for k in keys]
-    misses = [(p, k) for p, k, h in zip(paths, keys, hit, strict=True) if not h]
-    fresh = engine.classify_files([p for p, _ in misses]) if misses else iter(())
-    miss_keys = iter([k for _, k in misses])
+    fresh = _decoded(engine, [p for p, h in zip(paths, hit, strict=True) if not h], cache, model)
     for p, key, h in zip(paths, keys, hit, strict=True):
-        if h:
-            result = cache.get(model, p, key)
-            if result is None:  # the entry went away after the check: classify this one alone
-                result = next(iter(engine.classify_files([p])))
-                _store(cache, model, result, key)
+        result = cache.get(model, p, key) if h else None
+        if result is not None:
+            _note_source(result, key)
+        elif h:  # the entry went away after the check: classify this one alone
+            result = next(_decoded(engine, [p], cache, model))
         else:
             result = next(fresh)
-            _store(cache, model, result, next(miss_keys))
+        yield result
+
+
+def _decoded(
+    engine: Engine, paths: list[str | os.PathLike[str]], cache: ResultCache | None, model: str
+) -> Iterator[TrackResult | FileFailure]:
+    """engine.classify_files, each file's key taken as the engine takes the file (right before
+    decoding it): the result is stored, and tagged, under the identity of what was decoded."""
+    keys: list[FileKey | None] = []
+
+    def keyed() -> Iterator[str | os.PathLike[str]]:
+        for p in paths:
+            keys.append(file_key(p))
+            yield p
+
+    for i, result in enumerate(engine.classify_files(keyed())):
+        key = keys[i]  # the engine took path i before it could give its result
+        if isinstance(result, TrackResult) and key is not None:
+            _note_source(result, key)
+            if cache is not None:
+                cache.put(model, result, key)
         yield result
 
 
@@ -333,17 +383,30 @@ def _model_key_or_none(engine: Engine) -> str | None:
         return None
 
 
-def _store(
-    cache: ResultCache, model: str, result: TrackResult | FileFailure, key: FileKey | None
-) -> None:
-    if isinstance(result, TrackResult) and key is not None:
-        cache.put(model, result, key)
+# The key of the file each live result was made from, by the result object (TrackResult is a
+# frozen dataclass with dict fields: not hashable, so by id, dropped when the result dies).
+_sources: dict[int, tuple[weakref.ref[TrackResult], FileKey]] = {}
 
 
-def remember(cache: ResultCache | None, engine: Engine, result: TrackResult) -> None:
-    """Store `result` again under the file's current identity: for a file whose tags were just
-    rewritten (its audio, and so its verdict, is unchanged, but its mtime is new)."""
+def _note_source(result: TrackResult, key: FileKey | None) -> None:
+    if key is None:
+        return
+    rid = id(result)
+    _sources[rid] = (weakref.ref(result, lambda _: _sources.pop(rid, None)), key)
+
+
+def source_key(result: TrackResult) -> FileKey | None:
+    """The key of the file as it was when `result` was made from it (before decoding, or as
+    cached), for results from cached_classify; None for any other result."""
+    entry = _sources.get(id(result))
+    return entry[1] if entry is not None and entry[0]() is result else None
+
+
+def remember(cache: ResultCache | None, engine: Engine, result: TrackResult, key: FileKey) -> None:
+    """Store `result` again under `key`, the identity of the file its tags were just rewritten
+    in (tag_file's): its audio, and so its verdict, is unchanged, but its mtime is new. Only
+    with the key of the file written: the file at the path now may be another one."""
     if cache is not None and cache.enabled:
         model = _model_key_or_none(engine)
         if model is not None:
-            cache.put(model, result)
+            cache.put(model, result, key)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import mutagen
@@ -227,3 +229,119 @@ def test_plan_respects_the_threshold_and_skips_what_is_already_right(tmp_path: P
     swap = plan(result(f, "blues", 0.9), 0.6, replace=True)
     assert (swap.old, swap.new, swap.will_write) == ("Jazz", ("Blues",), True)
     assert swap.describe() == "Jazz -> Blues"
+
+
+# -- nothing lost: names, extended attributes, leftovers (issue 20) -------------------------
+def wav(path: Path) -> Path:
+    from tests.helpers import tone, write
+
+    return write(path, tone(1.0), 22050)
+
+
+def test_a_file_with_a_255_byte_name_can_be_tagged(tmp_path: Path) -> None:
+    for stem in ("a" * 251, "é" * 125):  # 255 and 254 bytes with ".wav": the longest allowed
+        f = wav(tmp_path / f"{stem}.wav")
+        assert len(os.fsencode(f.name)) >= 254
+        pcm = sf.read(f)[0]
+        assert write_genre(f, "Jazz") is None
+        assert mutagen_genre(f) == ["Jazz"]
+        np.testing.assert_array_equal(sf.read(f)[0], pcm)
+    assert leftovers(tmp_path) == []
+
+
+def test_extended_attributes_owner_and_mode_are_kept(tmp_path: Path) -> None:
+    f = wav(tmp_path / "song.wav")
+    os.chmod(f, 0o640)
+    try:
+        os.setxattr(f, "user.xdg.comment", b"from grandma's tapes")
+        os.setxattr(f, "user.rating", b"5")
+    except (AttributeError, OSError) as e:  # no os.setxattr (not Linux), or a filesystem without
+        pytest.skip(f"this filesystem refuses user extended attributes: {e}")
+    before = os.stat(f)
+    write_genre(f, "Jazz")
+    assert mutagen_genre(f) == ["Jazz"]
+    assert sorted(os.listxattr(f)) == ["user.rating", "user.xdg.comment"]
+    assert os.getxattr(f, "user.xdg.comment") == b"from grandma's tapes"
+    assert os.getxattr(f, "user.rating") == b"5"
+    after = os.stat(f)
+    assert stat.S_IMODE(after.st_mode) == 0o640
+    assert (after.st_uid, after.st_gid) == (before.st_uid, before.st_gid)
+
+
+def test_the_temporary_copy_has_a_short_name_and_another_run_leaves_it_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mgr_desktop.audio.genre_tags import sweep_leftovers
+
+    f = wav(tmp_path / ("x" * 200 + ".wav"))
+    seen: list[str] = []
+    set_genre = genre_tags._set_genre
+
+    def watching(audio: object, genres: list[str]) -> list[str]:
+        seen.extend(leftovers(tmp_path))
+        assert sweep_leftovers(tmp_path) == []  # a second run at work: not its to remove
+        return set_genre(audio, genres)
+
+    monkeypatch.setattr(genre_tags, "_set_genre", watching)
+    write_genre(f, "Jazz")
+    assert len(seen) == 1 and re.fullmatch(r"\.mgr-[0-9a-f]{12}\.tagtmp", seen[0]), seen
+    assert mutagen_genre(f) == ["Jazz"] and leftovers(tmp_path) == []
+
+
+def test_only_our_abandoned_copies_are_swept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mgr_desktop import atomic
+    from mgr_desktop.audio.genre_tags import sweep_leftovers
+
+    song = wav(tmp_path / "song.wav")
+    left = tmp_path / ".mgr-0123456789ab.tagtmp"  # what a SIGKILL leaves
+    left.write_bytes(song.read_bytes())
+    busy = tmp_path / ".mgr-aaaaaaaaaaaa.tagtmp"  # another run is writing this one
+    busy.write_bytes(b"half a copy")
+    fcntl = pytest.importorskip("fcntl")
+    held = open(busy, "rb")  # noqa: SIM115 (held across the sweeps below)
+    fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+    others = [".mgr-notours.tagtmp", "song.tagtmp", ".mgr-0123456789ab.tmp", ".mgr-0123.tagtmp"]
+    for name in others:
+        (tmp_path / name).write_bytes(b"the user's")
+    (tmp_path / ".mgr-bbbbbbbbbbbb.tagtmp").mkdir()
+    (tmp_path / ".mgr-cccccccccccc.tagtmp").symlink_to(song)
+    try:
+        assert sweep_leftovers(tmp_path) == [str(left)]
+        assert busy.exists() and song.exists()
+        for name in [*others, ".mgr-bbbbbbbbbbbb.tagtmp", ".mgr-cccccccccccc.tagtmp"]:
+            assert (tmp_path / name).exists() or (tmp_path / name).is_symlink()
+    finally:
+        held.close()
+    assert sweep_leftovers(tmp_path) == [str(busy)]  # its writer is gone
+
+    # Where there are no locks, age decides: a copy a minute old is a leftover, a new one not.
+    monkeypatch.setattr(atomic, "fcntl", None)
+    young, old = tmp_path / ".mgr-dddddddddddd.tagtmp", tmp_path / ".mgr-eeeeeeeeeeee.tagtmp"
+    young.write_bytes(b"1")
+    old.write_bytes(b"2")
+    stale = time.time() - atomic.STALE_AFTER_S - 5
+    os.utime(old, (stale, stale))
+    assert sweep_leftovers(tmp_path) == [str(old)]
+    assert young.exists()
+
+
+def test_a_file_that_is_not_the_one_classified_is_refused(tmp_path: Path) -> None:
+    from mgr_desktop.atomic import identity
+    from mgr_desktop.audio.genre_tags import CHANGED, tag_file
+
+    f = wav(tmp_path / "song.wav")
+    seen = identity(f)
+    assert seen is not None
+    other = wav(tmp_path / "other.wav")
+    os.replace(other, f)  # replaced after its audio was read: same name, another file
+    data = f.read_bytes()
+    with pytest.raises(TagError, match=CHANGED):
+        write_genre(f, "Jazz", expect=seen)
+    assert f.read_bytes() == data and leftovers(tmp_path) == []
+
+    now = identity(f)
+    old, written = tag_file(f, "Jazz", expect=now)
+    assert old is None and mutagen_genre(f) == ["Jazz"]
+    assert written == identity(f) != now  # the tagged file's own identity, for the cache

@@ -302,3 +302,69 @@ def test_tag_options_are_checked(
     assert main(["classify", "--model", str(cnn_model), *args, str(folder)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("mgr-desktop: error: ") and err.count("\n") == 1
+
+
+def test_a_file_replaced_during_the_run_is_neither_tagged_nor_cached(
+    folder: Path, cnn_model: Path, app_home: Path, calls: list[str], capsys, monkeypatch
+) -> None:
+    victim = folder / "2 track.wav"
+    newcomer = write(folder.parent / "newcomer.wav", tone(5.0, 22050, freq=2500.0), 22050)
+    counting = Engine.classify_files  # the `calls` fixture's
+
+    def swapping(self: Engine, paths, *a, **kw) -> Iterator[object]:
+        for r in counting(self, paths, *a, **kw):
+            if r.path == str(victim) and newcomer.exists():
+                newcomer.replace(victim)  # after its audio was read, before it is tagged
+            yield r
+
+    monkeypatch.setattr(Engine, "classify_files", swapping)
+    args = ("--model", str(cnn_model), "--write-tags", "--min-confidence", "0", str(folder))
+    code, rows, err = run_json(capsys, *args)
+    assert code == 1
+    assert f"{victim}: cannot write genre tag: the file changed since it was classified" in err
+    assert genre_tag(victim) is None  # the old verdict is not written into the new file
+    assert "4 written" in err and "1 could not be tagged" in err
+
+    calls.clear()
+    code, rows, err = run_json(capsys, *args)
+    assert code == 0, err
+    assert calls == [str(victim)]  # nor cached for it: decoded now, for its own verdict
+    assert next(r for r in rows if r["path"] == str(victim))["duration"] == pytest.approx(5.0)
+    assert genre_tag(victim) is not None and "1 written" in err
+
+
+def test_a_locked_cache_costs_one_wait_and_one_warning(
+    folder: Path, cnn_model: Path, app_home: Path, capsys, monkeypatch
+) -> None:
+    import sqlite3
+    import time
+
+    import mgr_desktop.inference.result_cache as rc
+    from mgr_desktop.inference.result_cache import ResultCache
+
+    args = ("--model", str(cnn_model), "--write-tags", "--min-confidence", "0", str(folder))
+    run_json(capsys, "--model", str(cnn_model), str(folder))  # the cache exists
+    monkeypatch.setattr(rc, "BUSY_TIMEOUT_S", 0.5)
+    waited: list[float] = []  # time spent in the cache's own calls, busy waits included
+    for method in ("use_model", "contains", "get", "put"):
+        original = getattr(ResultCache, method)
+
+        def timed(self, *a, _original=original, **kw):
+            start = time.monotonic()
+            try:
+                return _original(self, *a, **kw)
+            finally:
+                waited.append(time.monotonic() - start)
+
+        monkeypatch.setattr(ResultCache, method, timed)
+    other = sqlite3.connect(app_home / "cache" / "results.sqlite", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another program holds it locked
+    try:
+        code, rows, err = run_json(capsys, *args)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert code == 0, err
+    assert len(rows) == 5 and "5 written" in err
+    assert err.count("result cache") == 1 and "busy" in err
+    assert sum(waited) < 2 * 0.5  # one busy wait for the run, not one (or two) per file

@@ -163,13 +163,13 @@ def test_a_different_model_or_hop_is_a_miss(
         results(counting, songs, cache)
         assert counting.seen == [str(p) for p in songs]
 
-        e3 = Engine.from_file(model, "cpu", hop_seconds=3.0)
+        e3 = Engine.from_file(model, "cpu", hop_seconds=e2.hop_seconds / 2)
         counting = CountingEngine(e3)
         results(counting, songs, cache)
         assert counting.seen == [str(p) for p in songs]
 
         other = "float32" if e3.precision == "bfloat16" else "bfloat16"
-        e4 = Engine.from_file(model, "cpu", hop_seconds=3.0, precision=other)
+        e4 = Engine.from_file(model, "cpu", hop_seconds=e3.hop_seconds, precision=other)
         counting = CountingEngine(e4)
         results(counting, songs, cache)
         assert counting.seen == [str(p) for p in songs]  # other arithmetic, other numbers
@@ -241,26 +241,120 @@ def test_an_unusable_cache_location_only_warns(
     assert all(isinstance(r, TrackResult) for r in out)
 
 
-def test_a_locked_database_skips_caching_without_waiting_forever(
-    engine: Engine, songs: list[Path], app_home: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_locked_database_costs_one_wait_then_the_run_goes_on_uncached(
+    engine: Engine,
+    songs: list[Path],
+    app_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     import sqlite3
 
     import mgr_desktop.inference.result_cache as rc
 
-    monkeypatch.setattr(rc, "BUSY_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(rc, "BUSY_TIMEOUT_S", 0.2)
     cache = ResultCache()
+    writes: list[str] = []  # each write waits the busy timeout while the lock is held
+    cache._conn.set_trace_callback(  # type: ignore[union-attr]
+        lambda sql: writes.append(sql) if sql.lstrip().startswith(("INSERT", "DELETE")) else None
+    )
     other = sqlite3.connect(cache.path, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")  # another program holds the write lock
     try:
-        out = results(engine, songs, cache)
+        with caplog.at_level(logging.WARNING):
+            out = results(engine, songs, cache)
+            cache.put(model_key(engine), out[0])  # type: ignore[arg-type]
     finally:
         other.execute("ROLLBACK")
         other.close()
     assert all(isinstance(r, TrackResult) for r in out)
-    assert cache.enabled  # busy is transient: later files may be cached
-    cache.put(model_key(engine), out[0])  # type: ignore[arg-type]
-    assert cache.get(model_key(engine), songs[0]) is not None
+    assert len(writes) == 1  # not one wait per file
+    assert not cache.enabled  # off for the rest of the run
+    (warning,) = [r.getMessage() for r in caplog.records if "result cache" in r.getMessage()]
+    assert "busy" in warning and "rest of this run" in warning
+
+    with ResultCache() as cache:  # the next run, the lock gone: cached again
+        results(engine, songs, cache)
+        assert cache.get(model_key(engine), songs[0]) is not None
+
+
+@pytest.mark.parametrize("how", ["in place", "renamed over"])
+def test_a_same_size_rewrite_with_its_mtime_restored_is_a_miss(
+    how: str, engine: Engine, songs: list[Path], app_home: Path, tmp_path: Path
+) -> None:
+    counting = CountingEngine(engine)
+    with ResultCache() as cache:
+        first = results(counting, songs, cache)
+        victim = songs[1]
+        st = os.stat(victim)
+        other = write(tmp_path / "other.wav", tone(3.5, freq=3000.0), 22050)
+        assert other.stat().st_size == st.st_size  # same length, other music
+        if how == "in place":
+            victim.write_bytes(other.read_bytes())
+        else:
+            os.replace(other, victim)
+        os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))  # as a restore or a sync does
+        assert (victim.stat().st_size, victim.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+        counting.seen.clear()
+        again = results(counting, songs, cache)
+    assert counting.seen == [str(victim)]  # its old verdict is not served
+    assert again[1].probabilities != first[1].probabilities  # type: ignore[attr-defined]
+
+
+def test_each_result_is_keyed_on_the_file_as_it_was_decoded(
+    engine: Engine, songs: list[Path], app_home: Path, tmp_path: Path
+) -> None:
+    from mgr_desktop.inference.result_cache import source_key
+
+    victim = songs[2]
+    swapped: list[str] = []
+
+    class SwappingEngine(CountingEngine):
+        """Replaces the victim with another song once its result is made (decoded)."""
+
+        def classify_files(self, paths: Iterable[str | os.PathLike[str]]) -> Iterator[object]:
+            for r in super().classify_files(paths):
+                if getattr(r, "path", None) == str(victim) and not swapped:
+                    other = write(tmp_path / "new.wav", tone(6.0, freq=900.0), 22050)
+                    os.replace(other, victim)
+                    swapped.append(str(victim))
+                yield r
+
+    counting = SwappingEngine(engine)
+    with ResultCache() as cache:
+        out = results(counting, songs, cache)
+        assert swapped
+        assert source_key(out[2]) != file_key(victim)  # type: ignore[arg-type]
+        assert source_key(out[0]) == file_key(songs[0])  # type: ignore[arg-type]
+        counting = CountingEngine(engine)
+        again = results(counting, songs, cache)
+    assert counting.seen == [str(victim)]  # the new file was never cached with the old verdict
+    assert again[2].duration == pytest.approx(6.0, abs=0.01)  # type: ignore[attr-defined]
+    hit = again[0]
+    assert source_key(hit) == file_key(songs[0])  # type: ignore[arg-type]
+
+
+def test_a_cache_of_an_older_layout_is_started_afresh(
+    engine: Engine, songs: list[Path], app_home: Path
+) -> None:
+    import sqlite3
+
+    path = default_path()
+    path.parent.mkdir(parents=True)
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE results (path TEXT NOT NULL, model TEXT NOT NULL, size INTEGER NOT NULL,"
+        " mtime_ns INTEGER NOT NULL, doc BLOB NOT NULL, segments BLOB NOT NULL,"
+        " PRIMARY KEY (path, model)) WITHOUT ROWID;"
+        "CREATE TABLE models (model TEXT PRIMARY KEY, used INTEGER NOT NULL);"
+    )
+    old.close()
+    counting = CountingEngine(engine)
+    for _ in range(2):
+        with ResultCache() as cache:
+            assert cache.enabled
+            results(counting, songs, cache)
+    assert counting.seen == [str(p) for p in songs]  # decoded once, then cached
 
 
 def test_threads_can_share_one_cache(engine: Engine, songs: list[Path], app_home: Path) -> None:
