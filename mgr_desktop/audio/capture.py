@@ -12,7 +12,7 @@ import contextlib
 import numpy as np
 import soxr
 
-from mgr_desktop.audio.devices import AudioDeviceError, _sounddevice
+from mgr_desktop.audio.devices import AudioDeviceError, _sounddevice, explain
 from mgr_desktop.audio.ringbuffer import RingBuffer
 
 
@@ -105,8 +105,4 @@ class Capture:
 
 
 def _explain(e: Exception, device: object) -> str:
-    text = str(e).strip() or type(e).__name__
-    which = f"input device {device!r}" if device is not None else "the default input device"
-    if "No Default Input Device" in text or "Invalid device" in text or "-9996" in text:
-        return f"no audio input device available ({which}): {text}"
-    return f"cannot open {which}: {text}"
+    return explain(e, "input", device)

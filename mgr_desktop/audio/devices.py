@@ -37,6 +37,20 @@ def list_devices(kind: str) -> list[Device]:
     ]  # fmt: skip
 
 
+def explain(e: BaseException, kind: str, device: object = None) -> str:
+    """PortAudio's words for a failed device, as a sentence for the user. Device -1 means
+    PortAudio found no device of that kind at all (no sound card, no audio server)."""
+    text = str(e).strip() or type(e).__name__
+    which = f"{kind} device {device!r}" if device is not None else f"the default {kind} device"
+    missing = ("No Default", "Invalid device", "-9996", "querying device -1")
+    if any(m.lower() in text.lower() for m in missing):
+        return (
+            f"no audio {kind} device available ({which}): no sound card or audio server "
+            f"was found (PortAudio: {text})"
+        )
+    return f"cannot open {which}: {text}"
+
+
 def default_device(kind: str) -> Device:
     devices = list_devices(kind)
     if not devices:

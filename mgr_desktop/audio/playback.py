@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import soxr
 
-from mgr_desktop.audio.devices import AudioDeviceError, _sounddevice
+from mgr_desktop.audio.devices import AudioDeviceError, _sounddevice, explain
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ class Player:
             stream.start()
         except Exception as e:
             self._stop_feed()
-            raise AudioDeviceError(f"cannot open the output device: {e}") from None
+            raise AudioDeviceError(explain(e, "output", self.device)) from None
         self._stream = stream
 
     def _pick_rate(self, sd: Any) -> int:
@@ -234,7 +234,7 @@ class Player:
         try:
             return int(sd.query_devices(self.device, "output")["default_samplerate"])
         except Exception as e:
-            raise AudioDeviceError(f"cannot open the output device: {e}") from None
+            raise AudioDeviceError(explain(e, "output", self.device)) from None
 
     def pause(self) -> None:
         stream, self._stream = self._stream, None
