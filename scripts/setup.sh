@@ -37,8 +37,12 @@ if [ ! -x "$MGR_ROOT/.venv/bin/python" ]; then
   "$MGR_ROOT/.venv/bin/python" -m pip install -q --upgrade pip >&2
 fi
 stamp="$MGR_ROOT/.venv/.setup-stamp"
-want="$(cat "$MGR_ROOT/pyproject.toml" | sha256sum | cut -c1-16)-$profile"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+hash="$(sha256sum < "$MGR_ROOT/pyproject.toml" | cut -c1-16)"
+want="$hash-$profile"
+have="$(cat "$stamp" 2>/dev/null || true)"
+# The test setup (the dev extra) holds everything the app needs: after run-tests, run-app
+# has nothing to install.
+if [ "$have" != "$want" ] && ! { [ "$profile" = app ] && [ "$have" = "$hash-test" ]; }; then
   extras=""; [ "$profile" = test ] && extras="[dev]"
   echo "setup: installing mgr-desktop$extras and its dependencies into .venv (first run: several GB)" >&2
   "$MGR_ROOT/.venv/bin/python" -m pip install -q -e "$MGR_ROOT$extras" >&2
