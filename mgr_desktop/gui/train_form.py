@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mgr_desktop.gui.path_edit import PathEdit
 from mgr_desktop.gui.settings import Key, Settings
 from mgr_desktop.models.registry import ARCHITECTURES, DEFAULT_ARCH, get_architecture
 from mgr_desktop.train.recipe import TrainConfig
@@ -41,6 +42,27 @@ def _float_field(value: float, tip: str) -> QLineEdit:
     field = QLineEdit(f"{value:g}")
     field.setToolTip(tip)
     return field
+
+
+def _combo(chars: int) -> QComboBox:
+    """A combo box that may be narrower than its longest entry (a GPU's name, a split's
+    description): sized to its items, one would push the column past the window's edge."""
+    combo = QComboBox()
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(chars)
+    return combo
+
+
+def fit_popup(combo: QComboBox) -> None:
+    """The list opens wide enough for whole entries, however narrow the box."""
+    view = combo.view()
+    view.setMinimumWidth(view.sizeHintForColumn(0) + 2 * view.frameWidth() + 4)
+
+
+def _label(text: str, buddy: QWidget) -> QLabel:
+    label = QLabel(text)
+    label.setBuddy(buddy)
+    return label
 
 
 def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:
@@ -62,27 +84,29 @@ class TrainForm(QGroupBox):
         self.report: Any = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="discover")
         self._report_future: Future[Any] | None = None
-        form = QFormLayout(self)
-        form.addRow("Data folder:", self._build_folder())
-        form.addRow("", self.labels_from_tags)
-        form.addRow("", self.report_label)
-        self._build_settings(form)
+        self._checked: tuple[str, bool] | None = None  # (folder, from tags) read or being read
+        # Two pairs of label and field a row, so the column fits beside the plots at 1000 px.
+        grid = QGridLayout(self)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        self._build_folder(grid)
+        self._build_settings(grid)
         self._arch_changed()
+        self._split_changed()
 
     # -- layout -----------------------------------------------------------------------------
-    def _build_folder(self) -> QHBoxLayout:
-        self.folder = QLineEdit()
-        self.folder.setPlaceholderText("your GTZAN folder (genres/, genres_original/, …)")
-        self.folder.setToolTip(
+    def _build_folder(self, grid: QGridLayout) -> None:
+        self.folder = PathEdit(
             "A folder with one subfolder of audio files per genre. GTZAN "
             "works in its usual layouts; any genre set works too."
         )
-        self.folder.editingFinished.connect(lambda: self.set_data_folder(self.folder.text()))
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
+        self.folder.setPlaceholderText("your GTZAN folder (genres/, genres_original/, …)")
+        self.folder.editingFinished.connect(self._folder_edited)
+        self.browse = QPushButton("Browse…")
+        self.browse.clicked.connect(self._browse)
         row = QHBoxLayout()
         row.addWidget(self.folder, 1)
-        row.addWidget(browse)
+        row.addWidget(self.browse)
         self.labels_from_tags = QCheckBox("Genres from the files' own genre tags")
         self.labels_from_tags.setToolTip(
             "Any music folder: each file's genre tag is its label (spellings of one genre are "
@@ -92,38 +116,44 @@ class TrainForm(QGroupBox):
         self.labels_from_tags.toggled.connect(lambda _: self.set_data_folder(self.folder.text()))
         self.report_label = QPlainTextEdit("Choose a folder to see what is in it.")
         self.report_label.setReadOnly(True)
-        self.report_label.setMaximumHeight(8 * self.fontMetrics().height())
+        self.report_label.setMaximumHeight(5 * self.fontMetrics().height())
         mono = QFont("monospace")
         mono.setStyleHint(QFont.StyleHint.Monospace)
         self.report_label.setFont(mono)
-        return row
+        grid.addWidget(_label("Data folder:", self.folder), 0, 0)
+        grid.addLayout(row, 0, 1, 1, 3)
+        grid.addWidget(self.labels_from_tags, 1, 1, 1, 3)
+        grid.addWidget(self.report_label, 2, 0, 1, 4)
 
-    def _build_settings(self, form: QFormLayout) -> None:
+    def _build_settings(self, grid: QGridLayout) -> None:
         d = TrainConfig()
-        self.arch = QComboBox()
+        self.arch = _combo(14)
         for spec in ARCHITECTURES.values():  # the registry is the one list of architectures
             self.arch.addItem(spec.title, spec.name)
         self.arch.setCurrentIndex(self.arch.findData(DEFAULT_ARCH))
+        fit_popup(self.arch)
         self.arch.setToolTip(
             "musicnn: a genre head on a network pretrained on a million songs — recommended, "
             "seconds to train once the audio is embedded. The compact CNN and ResNet18 learn "
             "from scratch and need far more than GTZAN's 1,000 tracks to generalise."
         )
-        self.pretrained = QCheckBox("Start from pretrained weights")
+        self.pretrained = QCheckBox("Pretrained weights")
         self.pretrained.setChecked(True)
-        self.fine_tune = QCheckBox("Fine-tune the whole network (slow; GPU advised)")
+        self.fine_tune = QCheckBox("Fine-tune every layer (slow)")
         self.fine_tune.setToolTip(
             "Off: train only the genre head on the frozen pretrained network (a probe). "
-            "On: train every layer, starting from the pretrained weights."
+            "On: train every layer, starting from the pretrained weights (a GPU is advised)."
         )
         self.arch.currentIndexChanged.connect(self._arch_changed)
-        self.split = QComboBox()
+        self.split = _combo(12)
         for key, text in SPLIT_CHOICES:
             self.split.addItem(text, key)
         self.split.setToolTip(
             "Every split is by track: no piece of a test song is ever "
             "trained on. Fault-filtered needs GTZAN's file names."
         )
+        self.split.currentIndexChanged.connect(self._split_changed)
+        fit_popup(self.split)
         self.folds = _spin(3, 10, 5, "k for k-fold: k runs, scores reported as mean ± std")
         self.epochs = _spin(
             1, 500, d.epochs, "Passes over the training tracks (one random 3 s crop each)"
@@ -140,25 +170,33 @@ class TrainForm(QGroupBox):
         self.clip = _float_field(
             d.clip_value or 0.1, "Clip each gradient value to ± this; 0 turns clipping off"
         )
-        self.device = QComboBox()
+        self.device = _combo(6)
         self.device.setToolTip("Where to train: auto picks CUDA, then Apple MPS, then the CPU")
         self.device.addItem("auto", "auto")
         self.device.addItem("CPU", "cpu")
 
+        grid.addWidget(_label("Architecture:", self.arch), 3, 0)
+        grid.addWidget(self.arch, 3, 1, 1, 3)
+        checks = QHBoxLayout()  # under the architecture, as wide as the column
+        checks.addWidget(self.pretrained)
+        checks.addWidget(self.fine_tune)
+        checks.addStretch(1)
+        grid.addLayout(checks, 4, 0, 1, 4)
         split_row = QHBoxLayout()
         split_row.addWidget(self.split, 1)
-        split_row.addWidget(QLabel("folds"))
+        split_row.addWidget(_label("folds", self.folds))
         split_row.addWidget(self.folds)
-        form.addRow("Architecture:", self.arch)
-        form.addRow("", self.pretrained)
-        form.addRow("", self.fine_tune)
-        form.addRow("Split:", split_row)
-        for label, widget in (
-            ("Epochs:", self.epochs), ("Batch size:", self.batch),
-            ("Max learning rate:", self.max_lr), ("Weight decay:", self.weight_decay),
-            ("Gradient clip:", self.clip), ("Device:", self.device),
-        ):  # fmt: skip
-            form.addRow(label, widget)
+        grid.addWidget(_label("Split:", self.split), 5, 0)
+        grid.addLayout(split_row, 5, 1, 1, 3)
+        pairs = (
+            (("Epochs:", self.epochs), ("Batch size:", self.batch)),
+            (("Max learning rate:", self.max_lr), ("Weight decay:", self.weight_decay)),
+            (("Gradient clip:", self.clip), ("Device:", self.device)),
+        )
+        for row, pair in enumerate(pairs, 6):
+            for col, (text, widget) in enumerate(pair):
+                grid.addWidget(_label(text, widget), row, 2 * col)
+                grid.addWidget(widget, row, 2 * col + 1)
 
     def add_accelerators(self) -> None:
         """Offer CUDA and MPS once torch is loaded (by the window's worker: importing it here
@@ -171,6 +209,10 @@ class TrainForm(QGroupBox):
             self.device.addItem(f"CUDA ({torch.cuda.get_device_name(0)})", "cuda")
         if torch.backends.mps.is_available():
             self.device.addItem("Apple MPS", "mps")
+        fit_popup(self.device)
+
+    def _split_changed(self) -> None:
+        self.folds.setEnabled(self.split.currentData() == "kfold")
 
     def _arch_changed(self) -> None:
         spec = get_architecture(self.arch.currentData())
@@ -180,6 +222,32 @@ class TrainForm(QGroupBox):
         self.max_lr.setText(f"{spec.default_max_lr:g}")
 
     # -- the data folder --------------------------------------------------------------------
+    @property
+    def checking(self) -> bool:
+        """The folder is being read."""
+        return self._report_future is not None
+
+    def needs_check(self) -> bool:
+        """A folder is typed in (or the tags choice changed) that has not been read yet."""
+        wanted = (self.folder.text(), self.labels_from_tags.isChecked())
+        return bool(wanted[0].strip()) and wanted != self._checked
+
+    def startable(self) -> bool:
+        """Start may be pressed: a folder is named and not known to be unreadable (one that
+        has not been read yet is read then)."""
+        refused = self.report is None and not self.checking and not self.needs_check()
+        return bool(self.folder.text().strip()) and not refused
+
+    def check_folder(self) -> None:
+        """Read the typed folder unless it is read (or being read) already."""
+        if self.needs_check():
+            self.set_data_folder(self.folder.text())
+
+    def _folder_edited(self) -> None:
+        # editingFinished comes on every focus change too (pressing Start, say): reading the
+        # same folder again would drop its report just as the click lands
+        self.check_folder()
+
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Your GTZAN folder", self.folder.text())
         if folder:
@@ -193,6 +261,8 @@ class TrainForm(QGroupBox):
 
         self.folder.setText(folder)
         self.report = None
+        self._checked = (folder, self.labels_from_tags.isChecked())
+        self._report_future = None  # a read still running is for another folder
         if not folder.strip():
             self.report_changed.emit()
             return

@@ -9,6 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QGridLayout,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QTableWidget,
@@ -17,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mgr_desktop.gui.spectrogram_view import lookup_table
+from mgr_desktop.gui.confusion_view import ConfusionView
 
 
 class TrainPlots(QWidget):
@@ -39,14 +40,10 @@ class TrainPlots(QWidget):
         self.lr = pg.PlotWidget(title="learning rate")
         self.lr.setLabel("bottom", "batch")
         self.lr_curve = self.lr.plot([], [], pen=pg.mkPen("#b07aa1", width=2))
-        self.confusion = pg.PlotWidget(title="test confusion (tracks)")
-        self.confusion.setLabel("left", "true")
-        self.confusion.setLabel("bottom", "predicted")
-        self.confusion.invertY(True)
-        self.confusion_image = pg.ImageItem(axisOrder="row-major")
-        self.confusion.addItem(self.confusion_image)
-        self.confusion_image.setLookupTable(lookup_table("viridis"))
-        self._cell_labels: list[pg.TextItem] = []
+        for plot in (self.loss, self.acc, self.lr):
+            for axis in ("left", "bottom", "top", "right"):  # "(x0.001)" says nothing
+                plot.getAxis(axis).enableAutoSIPrefix(False)
+        self.confusion = ConfusionView("test confusion (tracks)")
         self.kfold = QLabel("")  # k-fold: each score's mean ± std over the folds
         self.kfold.setWordWrap(True)
         self.kfold.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -56,20 +53,22 @@ class TrainPlots(QWidget):
         self.per_class = QTableWidget(0, 4)
         self.per_class.setHorizontalHeaderLabels(["genre", "precision", "recall", "tracks"])
         self.per_class.verticalHeader().hide()
-        self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.per_class.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # "precision" whole
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
 
         grid = QGridLayout()
         grid.addWidget(self.loss, 0, 0)
         grid.addWidget(self.acc, 0, 1)
         grid.addWidget(self.lr, 0, 2)
-        grid.addWidget(self.confusion, 1, 0, 1, 2)
         right = QVBoxLayout()
         right.addWidget(self.kfold)
         right.addWidget(self.scores)
         right.addWidget(self.per_class, 1)
-        box = QWidget()
-        box.setLayout(right)
-        grid.addWidget(box, 1, 2)
+        bottom = QHBoxLayout()  # the matrix wider than a third: ten names beside ten rows
+        bottom.addWidget(self.confusion, 3)
+        bottom.addLayout(right, 2)
+        grid.addLayout(bottom, 1, 0, 1, 3)
         grid.setRowStretch(0, 2)
         grid.setRowStretch(1, 3)
         self.setLayout(grid)
@@ -80,10 +79,7 @@ class TrainPlots(QWidget):
         self.lrs, self.history = [], []
         for curve in (self.train_curve, self.valid_curve, self.acc_curve, self.lr_curve):
             curve.setData([], [])
-        self.confusion_image.clear()
-        for t in self._cell_labels:
-            self.confusion.removeItem(t)
-        self._cell_labels = []
+        self.confusion.clear()
         self.scores.setText("")
         self.kfold.setText("")
         self.per_class.setRowCount(0)
@@ -106,26 +102,7 @@ class TrainPlots(QWidget):
 
     def show_test(self, test: dict[str, Any]) -> None:
         labels = test["labels"]
-        conf = np.array(test["confusion"], dtype=float)
-        rows = conf / np.maximum(conf.sum(1, keepdims=True), 1)  # recall per true genre
-        self.confusion_image.setImage(rows, levels=(0, 1), autoLevels=False)
-        ticks = [(i + 0.5, lab) for i, lab in enumerate(labels)]
-        for axis in ("left", "bottom"):
-            self.confusion.getAxis(axis).setTicks([ticks])
-        for t in self._cell_labels:
-            self.confusion.removeItem(t)
-        self._cell_labels = []
-        for i in range(len(labels)):
-            for j in range(len(labels)):
-                if conf[i, j]:
-                    t = pg.TextItem(
-                        str(int(conf[i, j])),
-                        anchor=(0.5, 0.5),
-                        color="k" if rows[i, j] > 0.6 else "w",
-                    )
-                    t.setPos(j + 0.5, i + 0.5)
-                    self.confusion.addItem(t)
-                    self._cell_labels.append(t)
+        self.confusion.set_matrix(labels, test["confusion"])
         self.scores.setText(
             f"<b>Test, {test['tracks']} tracks</b><br>"
             f"per-track accuracy <b>{test['track_accuracy']:.1%}</b><br>"
@@ -152,4 +129,5 @@ class TrainPlots(QWidget):
         self.kfold.setText("<br>".join(rows))
 
     def confusion_matrix(self) -> np.ndarray | None:
-        return self.confusion_image.image
+        """The test's confusion matrix as shares of each true genre (None before a test)."""
+        return self.confusion.rows

@@ -6,13 +6,12 @@ The loop is the same `fit` as `mgr-desktop train`; it runs in a spawned process
 (`train.runner.TrainProcess`) so Stop is clean and a crash or out-of-memory there cannot take
 the window down. Its typed events (`train.events`) arrive through a queue, polled here.
 
-This module is layout and wiring: the settings are `TrainForm`'s, the curves and scores
-`TrainPlots`', the run folders `train.runs`'.
+This module is layout and wiring: the settings are `TrainForm`'s, the steps and their time
+left `TrainProgress`', the curves and scores `TrainPlots`', the run folders `train.runs`'.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,9 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -36,12 +35,26 @@ from PySide6.QtWidgets import (
 from mgr_desktop.gui.settings import Settings
 from mgr_desktop.gui.train_form import TrainForm
 from mgr_desktop.gui.train_plots import TrainPlots
+from mgr_desktop.gui.train_progress import TrainProgress
 from mgr_desktop.gui.untagged_tagging import UntaggedPanel
 from mgr_desktop.paths import runs_dir
 from mgr_desktop.train import events as ev
 from mgr_desktop.train.runs import FINISHED, Run, install_model, list_runs, read_run
 
 POLL_MS = 50
+
+
+class _Line(QLabel):
+    """A wrapped line of text that takes no room while it is empty (the column is short)."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.setWordWrap(True)
+        self.hide()
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setVisible(bool(text))
 
 
 class TrainTab(QWidget):
@@ -55,23 +68,16 @@ class TrainTab(QWidget):
         self.job: Any = None
         self.state = "idle"  # idle, caching, training, stopping, finished, stopped, failed
         self.last_model: str | None = None
-        self._t_train = 0.0
-        self._epoch_times: list[float] = []
-        self._epochs = 0
-        self._fold = (1, 1)  # (fold, folds) of the run in progress
+        self.start_pending = False  # Start was pressed while the folder was being read
         self._build()
         self.form.restore(settings)
         self.poll = QTimer(self)
         self.poll.setInterval(POLL_MS)
         self.poll.timeout.connect(self._drain)
         self._handlers: dict[type, Callable[[Any], None]] = {
-            ev.DatasetFound: lambda e: self.stage.setText("Reading features…"),
-            ev.CacheStarted: lambda e: self.files_bar.setRange(0, max(1, e.total)),
-            ev.CacheProgress: lambda e: self.files_bar.setValue(e.done),
             ev.CacheDone: self._cache_done,
-            ev.EpochStarted: self._epoch_started,
-            ev.BatchProgress: self._batch,
-            ev.EpochEnded: self._epoch_ended,
+            ev.BatchProgress: lambda e: self.plots.add_lr(e.lr),
+            ev.EpochEnded: lambda e: self.plots.set_history([*self.plots.history, e.row()]),
             ev.TestMeasured: lambda e: self.plots.show_test(e.metrics),
             ev.Message: lambda e: self.stage.setText(e.text),
             ev.Resumed: lambda e: self.stage.setText(e.text),
@@ -85,21 +91,32 @@ class TrainTab(QWidget):
     # -- layout -----------------------------------------------------------------------------
     def _build(self) -> None:
         self.form = TrainForm()
-        self.form.report_changed.connect(self._update_buttons)
+        self.form.report_changed.connect(self._report_changed)
+        self.form.folder.textEdited.connect(self._folder_typed)
+        self.form.folder.textChanged.connect(self._update_buttons)
         left = QVBoxLayout()
         left.addWidget(self.form)
         left.addWidget(self._build_run_box(), 1)
         left_w = QWidget()
         left_w.setLayout(left)
-        scroll = QScrollArea()  # the set-up column scrolls on small screens (laptops, 768 px)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(left_w)
+        # The set-up column scrolls on small screens (laptops, 768 px), only ever down: it
+        # is never narrower than its contents, which wrap instead (two fields a row, combo
+        # boxes and paths that shorten), so no control hides past a sideways scroll bar.
+        self.setup_scroll = QScrollArea()
+        self.setup_scroll.setWidgetResizable(True)
+        self.setup_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.setup_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setup_scroll.setWidget(left_w)
+        bar = self.setup_scroll.verticalScrollBar().sizeHint().width()
+        self.setup_scroll.setMinimumWidth(left_w.minimumSizeHint().width() + bar)
         self.plots = TrainPlots()
         split = QSplitter()
-        split.addWidget(scroll)
+        split.setChildrenCollapsible(False)
+        split.addWidget(self.setup_scroll)
         split.addWidget(self.plots)
-        split.setStretchFactor(1, 3)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setSizes([1, 10_000])  # the column as narrow as it may be, the plots the rest
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(split)
@@ -116,24 +133,22 @@ class TrainTab(QWidget):
         buttons = QHBoxLayout()
         for b in (self.start_button, self.stop_button, self.resume_button):
             buttons.addWidget(b)
-        self.stage = QLabel("")
-        self.error = QLabel("")
-        self.error.setWordWrap(True)
+        self.progress = TrainProgress()
+        self.stage = _Line()  # what the run says (a skipped file, "Finished…", "Stopped…")
+        self.error = _Line()
         self.error.setStyleSheet("color: #e15759;")
-        self.files_bar = QProgressBar()
-        self.files_bar.setFormat("features %v/%m tracks")
-        self.epoch_bar = QProgressBar()
-        self.epoch_bar.setFormat("epoch %v/%m")
-        self.batch_bar = QProgressBar()
-        self.batch_bar.setFormat("batch %v/%m")
-        self.eta = QLabel("")
         box = QVBoxLayout()
         box.addLayout(buttons)
-        for w in (self.stage, self.files_bar, self.epoch_bar, self.batch_bar, self.eta, self.error):
+        for w in (self.progress, self.stage, self.error):
             box.addWidget(w)
         self.runs = QListWidget()
         self.runs.setToolTip("Past runs: select one to see its curves and scores")
         self.runs.currentItemChanged.connect(self._run_selected)
+        # What room is left, three rows at least: its usual preferred 192 px would make the
+        # column scroll at 780 px (wrapped labels make the scroll area ask for preferred
+        # heights, not minimal ones) and hide Use this model below the fold
+        self.runs.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+        self.runs.setMinimumHeight(4 * self.fontMetrics().height())
         self.use_button = QPushButton("Use this model")
         self.use_button.clicked.connect(self._use_selected)
         self.untagged = UntaggedPanel(self.settings)  # runs on tag labels: tag the rest
@@ -160,8 +175,18 @@ class TrainTab(QWidget):
         return None if self.process is None else self.process.proc
 
     def start(self) -> None:
+        """Start a run. A folder typed but not read yet is read first, and the run starts
+        when its report is in: one press of Start is enough."""
         if self.running:
             return
+        self.form.check_folder()
+        if self.form.checking:
+            self.start_pending = True
+            self.error.setText("")
+            self.stage.setText("Reading the folder; the run starts when it is checked…")
+            self._update_buttons()
+            return
+        self.start_pending = False
         if self.form.report is None:
             self._fail("Choose a readable genre folder first.")
             return
@@ -172,6 +197,17 @@ class TrainTab(QWidget):
             return
         self.form.save(self.settings)
         self._launch(job)
+
+    def _report_changed(self) -> None:
+        if self.start_pending and not self.form.checking:
+            self.start()  # the folder Start was pressed for is read: on with the run
+        self._update_buttons()
+
+    def _folder_typed(self, _text: str) -> None:
+        if self.start_pending:  # another folder now: the user presses Start for it again
+            self.start_pending = False
+            self.stage.setText("")
+            self._update_buttons()
 
     def resume(self) -> None:
         from mgr_desktop.train.runner import TrainJob
@@ -184,6 +220,7 @@ class TrainTab(QWidget):
         self._launch(job)
 
     def _launch(self, job: Any) -> None:
+        from mgr_desktop.train.recipe import TrainConfig
         from mgr_desktop.train.runner import TrainProcess
 
         self.job = job
@@ -192,14 +229,9 @@ class TrainTab(QWidget):
             self._show_run(read_run(job.out_dir))
         self.error.setText("")
         self.last_model = None
-        self._epoch_times = []
-        self._fold = (1, job.folds if job.split == "kfold" else 1)
-        self._epochs = job.config.get("epochs", 0)
-        self.epoch_bar.setRange(0, max(1, self._epochs))
-        self.epoch_bar.setValue(len(self.plots.history))
-        self.batch_bar.setValue(0)
-        self.files_bar.setValue(0)
-        self.stage.setText("Starting…")
+        self.stage.setText("")
+        folds = job.folds if job.split == "kfold" else 1
+        self.progress.begin(TrainConfig.from_dict(job.config).probe, folds)
         self.process = TrainProcess(job)
         self.state = "caching"
         self.poll.start()
@@ -226,56 +258,24 @@ class TrainTab(QWidget):
             return
         for event in self.process.poll():
             self.handle(event)
+        self.progress.tick()  # the elapsed time counts between events too
         if self.process is not None and self.process.over:
             self._finish_process()
 
     def handle(self, e: ev.Event) -> None:
+        step = self.progress.name
+        self.progress.handle(e)
+        if self.progress.name != step and self.state != "stopping":
+            self.stage.setText("")  # a message of the last step is stale in the next one
         handler = self._handlers.get(type(e))
         if handler is not None:
             handler(e)
 
     def _cache_done(self, e: ev.CacheDone) -> None:
-        self.files_bar.setValue(self.files_bar.maximum())
         self.state = "training" if self.state == "caching" else self.state
-        self._t_train = time.monotonic()
 
     def _fold_started(self, e: ev.FoldStarted) -> None:
-        self._fold = (e.fold, e.folds)
-        self._epoch_times = []
         self.plots.clear()  # each fold's own curves
-        self.stage.setText(e.text)
-
-    def _epoch_started(self, e: ev.EpochStarted) -> None:
-        self.epoch_bar.setRange(0, e.epochs)
-        self.epoch_bar.setValue(e.epoch)
-        self.batch_bar.setRange(0, e.batches)
-        self.batch_bar.setValue(0)
-        self._epochs = e.epochs
-        if self.state != "stopping":
-            fold, folds = self._fold
-            prefix = f"Fold {fold} of {folds}: t" if folds > 1 else "T"
-            self.stage.setText(f"{prefix}raining epoch {e.epoch + 1} of {e.epochs}")
-
-    def _batch(self, e: ev.BatchProgress) -> None:
-        self.batch_bar.setValue(e.batch + 1)
-        self.plots.add_lr(e.lr)
-        self._update_eta(e)
-
-    def _epoch_ended(self, e: ev.EpochEnded) -> None:
-        self.epoch_bar.setValue(e.epoch)
-        self._epoch_times.append(e.seconds)
-        self.plots.set_history([*self.plots.history, e.row()])
-
-    def _update_eta(self, e: ev.BatchProgress) -> None:
-        fold, folds = self._fold
-        left_epochs = self._epochs - e.epoch - 1 + self._epochs * (folds - fold)
-        if self._epoch_times:
-            per_epoch = sum(self._epoch_times) / len(self._epoch_times)
-            left = per_epoch * left_epochs + per_epoch * (1 - (e.batch + 1) / e.batches)
-        else:
-            per_batch = e.elapsed / (e.batch + 1)
-            left = per_batch * (e.batches * (left_epochs + 1) - e.batch - 1)
-        self.eta.setText(f"about {int(left // 60)} min {int(left % 60):02d} s left")
 
     def _finished(self, e: ev.RunEnded) -> None:
         if e.status == FINISHED:
@@ -293,7 +293,6 @@ class TrainTab(QWidget):
             self.stage.setText(
                 "Stopped. The last checkpoint is kept: select the run and press Resume to continue."
             )
-        self.eta.setText("")
         self._finish_process()
 
     def _fail(self, text: str) -> None:
@@ -304,6 +303,7 @@ class TrainTab(QWidget):
     def _finish_process(self) -> None:
         self.poll.stop()
         if self.process is not None:
+            self.progress.finish()
             self.process.join(5)
             self.process = None
             self.refresh_runs(select=self.job.out_dir)  # listed however it ended
@@ -311,7 +311,9 @@ class TrainTab(QWidget):
 
     def _update_buttons(self) -> None:
         running = self.running
-        self.start_button.setEnabled(not running and self.form.report is not None)
+        self.start_button.setEnabled(
+            not running and not self.start_pending and self.form.startable()
+        )
         self.stop_button.setEnabled(running and self.state != "stopping")
         path = self._selected_run()
         run = read_run(path) if path is not None and not running else None

@@ -26,6 +26,9 @@ class DatasetFound:
 @dataclass(frozen=True)
 class CacheStarted:
     total: int  # tracks to read (features or embeddings)
+    # Which pass: "features" or "embeddings"; "" leaves it to order (features come first),
+    # which is how the Train tab tells the steps apart for senders that do not say.
+    what: str = ""
 
 
 @dataclass(frozen=True)

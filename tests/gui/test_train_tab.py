@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -54,6 +55,68 @@ def test_architectures_come_from_the_registry_and_transfer_is_the_default(
     fresh.deleteLater()
 
 
+def test_one_click_on_start_after_typing_a_folder_starts_the_run(
+    window, small_corpus, qtbot, monkeypatch
+) -> None:
+    """Typed, not browsed: the folder is read when Start is pressed, and the run starts once
+    it is (it took a second press). On the way: each step's name, its own steady total (a
+    bar's total never changes within its step; none read "0/100" before its step) and the
+    time left."""
+    from mgr_desktop.gui.train_progress import FEATURES, STARTING, TESTING, TRAINING
+
+    tab = window.train_tab
+    window.tabs.setCurrentWidget(tab)
+    form = tab.form
+    form.arch.setCurrentIndex(form.arch.findData("cnn"))
+    form.epochs.setValue(2)
+    form.batch.setValue(4)
+    seen: list[tuple] = []
+    handle = tab.handle
+
+    def watch(e) -> None:  # type: ignore[no-untyped-def]
+        handle(e)
+        p = tab.progress
+        seen.append((p.name, p.step.text(), p.bar.maximum(), p.bar.value(),
+                     p.batch_bar.maximum(), p.batch_bar.value(), p.time.text()))  # fmt: skip
+
+    monkeypatch.setattr(tab, "handle", watch)
+    window.activateWindow()
+    form.folder.setFocus()
+    qtbot.keyClicks(form.folder, str(small_corpus))
+    assert form.report is None and tab.start_button.isEnabled()
+    qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tab.running, timeout=30000)
+    assert form.report is not None and form.report.root.is_relative_to(small_corpus)
+    qtbot.waitUntil(lambda: tab.state == "finished", timeout=180000)
+
+    steps = [name for name, _ in itertools.groupby(row[0] for row in seen) if name]
+    assert steps == [STARTING, FEATURES, TRAINING, TESTING], steps
+    steps.remove(STARTING)
+    for name in steps:
+        rows = [row for row in seen if row[0] == name]
+        assert rows[0][1].startswith(f"Step {steps.index(name) + 1} of 3: {name}")
+        assert len({row[2] for row in rows}) == 1  # one total for the whole step
+        values = [row[3] for row in rows]
+        assert values == sorted(values) and values[-1] <= rows[0][2]
+    training = [row for row in seen if row[0] == TRAINING]
+    assert training[0][2] == 2 and len({row[4] for row in training}) == 1
+    assert any("elapsed" in row[6] and "left" in row[6] for row in training)
+    assert tab.progress.time.text().endswith("in all")
+
+
+def test_start_on_an_unreadable_typed_folder_says_why(window, tmp_path, qtbot) -> None:
+    tab = window.train_tab
+    qtbot.keyClicks(tab.form.folder, str(tmp_path / "nowhere"))
+    qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tab.error.text() != "", timeout=10000)
+    assert not tab.running and not tab.start_pending
+    assert tab.error.text() == "Choose a readable genre folder first."
+    assert "no such folder" in tab.form.report_label.toPlainText()
+    assert not tab.start_button.isEnabled()  # until another folder is typed
+    qtbot.keyClicks(tab.form.folder, "2")
+    assert tab.start_button.isEnabled()
+
+
 def test_report_on_selection_and_bad_folders(tab, tmp_path, qtbot) -> None:
     assert "24 tracks in 4 genres" in tab.form.report_label.toPlainText()
     assert tab.start_button.isEnabled()
@@ -75,10 +138,9 @@ def test_train_watch_and_use_the_model(window, tab, qtbot, tmp_path) -> None:
     tab.form.epochs.setValue(3)
     qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
     assert tab.running and not tab.start_button.isEnabled() and tab.stop_button.isEnabled()
-    qtbot.waitUntil(lambda: tab.files_bar.value() == tab.files_bar.maximum() > 0, timeout=60000)
     qtbot.waitUntil(lambda: len(tab.plots.history) >= 1, timeout=120000)
-    assert tab.plots.lrs and tab.epoch_bar.value() >= 1
-    assert "left" in tab.eta.text() or tab.state == "finished"
+    assert tab.plots.lrs and tab.progress.bar.value() >= 1
+    assert "left" in tab.progress.time.text() or tab.state == "finished"
     qtbot.waitUntil(lambda: tab.state == "finished", timeout=180000)
     assert len(tab.plots.history) == 3
     matrix = tab.plots.confusion_matrix()
@@ -117,7 +179,7 @@ def test_stop_in_the_middle_then_resume_to_completion(tab, qtbot) -> None:
     assert (run / "last.safetensors").exists()
     assert tab.resume_button.isEnabled()
     batches_before = len(tab.plots.lrs)  # one learning rate plotted per batch trained
-    per_epoch = tab.batch_bar.maximum()
+    per_epoch = tab.progress.batch_bar.maximum()
     stages: list[str] = []  # every text the stage line shows, including the resume message
     set_text = tab.stage.setText
     tab.stage.setText = lambda text: (stages.append(text), set_text(text))  # type: ignore[method-assign]

@@ -26,8 +26,10 @@ def _choose(tab, qtbot, folder: Path) -> None:
 
 
 def test_the_checkbox_reads_genres_from_tags_and_the_run_offers_to_tag_the_rest(
-    window, library: Path, small_corpus: Path, qtbot
+    window, library: Path, small_corpus: Path, qtbot, monkeypatch
 ) -> None:
+    from mgr_desktop.gui.train_progress import EMBEDDING, FEATURES, TESTING, TRAINING
+
     tab = window.train_tab
     window.tabs.setCurrentWidget(tab)
     form = tab.form
@@ -55,10 +57,16 @@ def test_the_checkbox_reads_genres_from_tags_and_the_run_offers_to_tag_the_rest(
     form.epochs.setValue(8)
     form.batch.setValue(8)
     form.device.setCurrentIndex(form.device.findData("cpu"))
+    steps: list[str] = []
+    handle = tab.handle
+    monkeypatch.setattr(tab, "handle", lambda e: (handle(e), steps.append(tab.progress.name)))
     qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
     assert tab.running and tab.job.labels_from_tags
     qtbot.waitUntil(lambda: tab.state in ("finished", "failed"), timeout=300000)
     assert tab.state == "finished", tab.error.text()
+    # the head on the pretrained network embeds the tracks first: a step of its own
+    assert [s for s in dict.fromkeys(steps) if s in (FEATURES, EMBEDDING, TRAINING, TESTING)] == [
+        FEATURES, EMBEDDING, TRAINING, TESTING]  # fmt: skip
     run = Path(tab.job.out_dir)
     assert json.loads((run / "run.json").read_text())["labels_from_tags"] is True
     matrix = tab.plots.confusion_matrix()  # per genre, on artists never trained on
