@@ -67,9 +67,9 @@ def main() -> None:
             return
         tab = w.train_tab
         w.tabs.setCurrentWidget(tab)
-        tab.set_data_folder(corpus)
-        tab.epochs.setValue(12)
-        when(lambda: tab.report is not None, tab.start)
+        tab.form.set_data_folder(corpus)
+        tab.form.epochs.setValue(12)
+        when(lambda: tab.form.report is not None, tab.start)
         when(
             lambda: tab.state == "finished",
             lambda: QTimer.singleShot(1000, lambda: (shot("training.png"), finish())),
