@@ -7,7 +7,10 @@ more than "format not recognised".
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
 
 # Containers libsndfile reads exactly and quickly; everything else goes to FFmpeg (PyAV).
 LIBSNDFILE_KINDS = frozenset({"wav", "rf64", "w64", "aiff", "au", "caf", "flac", "ogg"})
@@ -136,3 +139,43 @@ def has_vbr_header(data: bytes) -> bool:
             first = data[i : i + 200]
             return any(tag in first for tag in (b"Xing", b"Info", b"VBRI"))
     return False
+
+
+@dataclass(frozen=True)
+class OggLayout:
+    """What an Ogg file's page headers say about the whole of it."""
+
+    chained: bool  # a second stream begins after the first ended (`cat a.ogg b.ogg`)
+    cut: bool  # the last page is cut off: the file was truncated
+    ended: bool  # the last page carries the end-of-stream mark
+
+
+_OGG_HEADER = 27  # "OggS", version, flags, granule (8), serial, sequence, CRC, segment count
+_OGG_BOS, _OGG_EOS = 0x02, 0x04
+
+
+def ogg_layout(f: BinaryIO) -> OggLayout:
+    """Walk an Ogg file's pages by their headers (seeking past each body: milliseconds for a
+    song). libsndfile decodes only the first stream of a chained file and both decoders stop
+    quietly where a cut file ends; these are how to tell."""
+    size = os.fstat(f.fileno()).st_size
+    pos, flags, chained, cut, in_first_group = 0, 0, False, False, True
+    while pos < size:
+        f.seek(pos)
+        header = f.read(_OGG_HEADER)
+        if len(header) < _OGG_HEADER:  # a partial page header, or a few stray bytes
+            cut = header.startswith(b"OggS") or b"OggS".startswith(header)
+            break
+        if not header.startswith(b"OggS"):
+            break  # something after the last page (a stray tag): not part of the stream
+        table = f.read(header[26])
+        body = sum(table)
+        if len(table) < header[26] or pos + _OGG_HEADER + len(table) + body > size:
+            cut = True
+            break
+        flags = header[5]
+        if flags & _OGG_BOS and not in_first_group:
+            chained = True
+        in_first_group = in_first_group and bool(flags & _OGG_BOS)
+        pos += _OGG_HEADER + len(table) + body
+    return OggLayout(chained, cut, bool(flags & _OGG_EOS) and not cut)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +46,31 @@ def add_verbose(p: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="log details, and tracebacks for unexpected errors",
     )
+
+
+def in_range(low: float, high: float = math.inf, unit: str = "") -> type[argparse.Action]:
+    """An argparse action for a number option (with type=int or float) that refuses a value
+    outside [low, high], NaN and the infinities, while the arguments are parsed: exit 2 with
+    one line, before a model is loaded or a file is read (later, --hop 0 fails every file and
+    --folds 1 fails deep in training)."""
+    span = f"at least {low:g}" if high == math.inf else f"between {low:g} and {high:g}"
+
+    class InRange(argparse.Action):
+        def __call__(
+            self,
+            parser: argparse.ArgumentParser,
+            namespace: argparse.Namespace,
+            values: Any,
+            option_string: str | None = None,
+        ) -> None:
+            if not (math.isfinite(values) and low <= values <= high):
+                parser.exit(
+                    EXIT_USAGE, f"mgr-desktop: error: {option_string} must be {span}{unit} "
+                    f"(not {values:g})\n",
+                )  # fmt: skip
+            setattr(namespace, self.dest, values)
+
+    return InRange
 
 
 def fail_usage(message: str) -> int:

@@ -16,6 +16,7 @@ from mgr_desktop.commands.common import (
     Command,
     add_verbose,
     fail_usage,
+    in_range,
     progress,
 )
 
@@ -38,6 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--min-tracks",
         type=int,
+        action=in_range(1),
         default=5,
         metavar="N",
         help="--labels-from-tags: drop genres with fewer tracks (default 5)",
@@ -45,6 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--min-artists",
         type=int,
+        action=in_range(1),
         default=2,
         metavar="N",
         help="--labels-from-tags: drop genres with fewer artists (default 2)",
@@ -59,19 +62,37 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         + f" (default {DEFAULT_ARCH})",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="run folder")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=32, help="per process under torchrun")
+    p.add_argument("--epochs", type=int, action=in_range(1), default=30)
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        action=in_range(1),
+        default=32,
+        help="per process under torchrun",
+    )
     p.add_argument(
         "--max-lr",
         type=float,
+        action=in_range(1e-9, 10.0),
         help="OneCycle peak (default: "
         + ", ".join(f"{a.default_max_lr:g} {a.name}" for a in ARCHITECTURES.values())
         + ")",
     )
-    p.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay")
+    p.add_argument(
+        "--weight-decay",
+        type=float,
+        action=in_range(0.0, 10.0),
+        default=1e-4,
+        help="AdamW weight decay",
+    )
     clip = p.add_mutually_exclusive_group()
-    clip.add_argument("--clip-value", type=float, help="clip gradients by value (default 0.1)")
-    clip.add_argument("--clip-norm", type=float, help="clip gradients by global norm instead")
+    positive = in_range(1e-9)
+    clip.add_argument(
+        "--clip-value", type=float, action=positive, help="clip gradients by value (default 0.1)"
+    )
+    clip.add_argument(
+        "--clip-norm", type=float, action=positive, help="clip gradients by global norm instead"
+    )
     p.add_argument(
         "--split",
         choices=SPLITS,
@@ -79,7 +100,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="random 70/15/15 by track (stratified), the published fault-filtered "
         "GTZAN split, or k-fold; with --labels-from-tags random and k-fold are by artist",
     )
-    p.add_argument("--folds", type=int, default=5, help="k for --split kfold")
+    p.add_argument(
+        "--folds", type=int, action=in_range(2, 100), default=5, help="k for --split kfold"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument(
@@ -96,10 +119,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="transfer architectures: train the whole network, not just the genre head on the "
         "frozen pretrained one (slower; the head alone trains in seconds from cached embeddings)",
     )
-    p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA", help="mixup alpha (0: off)")
+    p.add_argument(
+        "--mixup",
+        type=float,
+        action=in_range(0.0, 100.0),
+        default=0.0,
+        metavar="ALPHA",
+        help="mixup alpha (0: off)",
+    )
     p.add_argument(
         "--crops-per-track",
         type=int,
+        action=in_range(1, 1000),
         default=1,
         help="random 3 s crops of each training track per epoch",
     )

@@ -7,6 +7,7 @@ hooks it extends (on_done, on_failed, clear, shutdown) do the list's part here.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,16 @@ from mgr_desktop.gui.file_table import (
     FileTableModel,
     duration_text,
 )
+from mgr_desktop.safetext import escape, is_text, printable
 
 NAME_SHARE = 0.4  # an error message widens the Status column only while names keep this share
+# Qt's strings carry text only: a name with bytes that are not UTF-8 would lose them on the way
+# to the classifying thread and back (and could name another file), so it is listed, not sent.
+NOT_TEXT = (
+    "its name is not UTF-8 text, which the window cannot pass on: rename it, or use "
+    "mgr-desktop classify"
+)
+log = logging.getLogger(__name__)
 
 
 class FileListPanel(QWidget):
@@ -95,17 +104,20 @@ class FileListPanel(QWidget):
     def add_paths(self, paths: list[str]) -> None:
         """Files named directly are listed at once; folders are searched on a thread of their
         own (a big or slow folder must not stall the window), and listed when searched."""
-        from mgr_desktop.audio.input_files import expand_inputs
-
         if any(Path(p).is_dir() for p in paths):
             if self._scanner is None:
                 self._scanner = ThreadPoolExecutor(1, thread_name_prefix="folder-scan")
-            self._scanner.submit(lambda: self._scanned.emit(*expand_inputs(paths)))
+            self._scanner.submit(lambda: self._scanned.emit(*_search(paths)))
             return
-        self._add_found(*expand_inputs(paths))
+        self._add_found(*_search(paths))
 
     def _add_found(self, files: list[Path], problems: list[Any]) -> None:
-        new = self.model.add([str(p) for p in files], QUEUED if self.has_model else WAITING)
+        listed = self.model.add([str(p) for p in files], QUEUED if self.has_model else WAITING)
+        new = [p for p in listed if is_text(p)]
+        for p in listed:
+            if not is_text(p):
+                self.model.update(p, FAILED, error=NOT_TEXT)
+                self._note_error(NOT_TEXT)
         for prob in problems:
             self.model.add([prob.path])
             self.model.update(prob.path, FAILED, error=prob.reason)
@@ -116,7 +128,7 @@ class FileListPanel(QWidget):
         if self.model.rows and not self.table.selectionModel().hasSelection():
             self.table.selectRow(0)
         if problems:
-            self.message.emit(f"{problems[0].path}: {problems[0].reason}")
+            self.message.emit(f"{printable(problems[0].path)}: {printable(problems[0].reason)}")
 
     def requeue_all(self) -> None:
         """A new model: analyse everything again with it."""
@@ -207,3 +219,16 @@ class FileListPanel(QWidget):
     def _refit_for_errors(self, *_: object) -> None:
         if self._longest_error:  # the room an error may take depends on the table's width
             self._fit_columns()
+
+
+def _search(paths: list[str]) -> tuple[list[Path], list[Any]]:
+    """expand_inputs, and should it fail all the same, one row per path saying why: a search
+    that dies on its thread would otherwise leave the window doing nothing."""
+    from mgr_desktop.audio.input_files import InputProblem, expand_inputs
+
+    try:
+        return expand_inputs(paths)
+    except Exception as e:
+        log.exception("searching %s", paths)
+        reason = f"cannot search: {type(e).__name__}: {escape(str(e))}"
+        return [], [InputProblem(p, reason) for p in paths]

@@ -17,7 +17,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
 
 from mgr_desktop.atomic import write_text_atomic
-from mgr_desktop.safetext import csv_cell
+from mgr_desktop.safetext import csv_cell, printable
 
 QUEUED, ANALYSING, DONE, FAILED, WAITING = "queued", "analysing", "done", "error", "needs a model"
 CANCELLED = "cancelled"
@@ -36,7 +36,8 @@ class Row:
     name: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
-        self.name = self.name or Path(self.path).name
+        # Shown escaped: a name may hold a newline, a bidi override or bytes that are not UTF-8
+        self.name = self.name or printable(Path(self.path).name)
 
 
 def duration_text(seconds: float) -> str:
@@ -93,7 +94,8 @@ class FileTableModel(QAbstractTableModel):
                 return duration_text(r.duration) if r else ""
             return status_text(row)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{row.path}\n{row.error}" if row.error else row.path
+            path = printable(row.path)
+            return f"{path}\n{printable(row.error)}" if row.error else path
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (2, 3):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

@@ -2,6 +2,10 @@
 
 Accepts GTZAN in its usual layouts (`genres/`, `genres_original/`, `Data/genres_original/`,
 `.au` or `.wav`) and any folder of genre-named subfolders: labels are the folder names, sorted.
+A folder name becomes a label in the model file, so it must pass the rule the model loader
+applies (`models.schema.Label`) before any training starts; tracks are probed with the app's
+own decoder (m4a, mp3, ... as well as what libsndfile reads); genre folders with no audio are
+listed, not silently dropped.
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import soundfile as sf
-
-from mgr_desktop.audio.decode import is_audio_path
+from mgr_desktop.audio.decode import AudioDecodeError, open_audio
+from mgr_desktop.audio.input_files import walk_folder
+from mgr_desktop.safetext import escape, printable
 
 LAYOUTS = ("", "genres_original", "genres", "Data/genres_original", "Data/genres", "gtzan")
 
@@ -42,6 +46,7 @@ class DatasetReport:
     seconds: dict[str, float] = field(default_factory=dict)
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (skipped, same as)
+    empty: list[str] = field(default_factory=list)  # genre folders without audio files
 
     def counts(self) -> dict[str, int]:
         c = Counter(t.label for t in self.tracks)
@@ -58,7 +63,9 @@ class DatasetReport:
             lines.append(f"  unreadable, skipped: {path}: {reason}")
         for dup, orig in self.duplicates:
             lines.append(f"  duplicate, skipped: {dup} (same content as {orig})")
-        return "\n".join(lines)
+        for folder in self.empty:
+            lines.append(f"  empty, skipped: {folder} (no audio files in this genre folder)")
+        return "\n".join(printable(line) for line in lines)  # names are data
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -68,6 +75,7 @@ class DatasetReport:
             "seconds": {k: round(v, 1) for k, v in self.seconds.items()},
             "unreadable": [{"path": p, "reason": r} for p, r in self.unreadable],
             "duplicates": [{"path": p, "same_as": o} for p, o in self.duplicates],
+            "empty": self.empty,
         }
 
 
@@ -88,23 +96,36 @@ def find_genre_root(root: str | os.PathLike[str]) -> Path:
 
 
 def _genre_dirs(folder: Path) -> list[Path]:
-    return sorted(
-        d for d in folder.iterdir()
-        if d.is_dir() and not d.name.startswith(".") and any(is_audio_path(f) for f in d.rglob("*"))
-    )  # fmt: skip
+    return [d for d in _subfolders(folder) if walk_folder(d)[0]]
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    """Non-hidden subfolders (or links to folders), sorted."""
+    try:
+        with os.scandir(folder) as it:
+            return sorted(Path(e.path) for e in it if not e.name.startswith(".") and _is_dir(e))
+    except OSError:
+        return []
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def discover(root: str | os.PathLike[str], check: bool = True) -> DatasetReport:
-    """Tracks per genre, with unreadable files and exact duplicates listed and skipped."""
+    """Tracks per genre, with unreadable files, exact duplicates and empty genre folders listed
+    and skipped. Raises DatasetError for a genre folder whose name cannot be a label."""
     genre_root = find_genre_root(root)
-    labels = [d.name for d in _genre_dirs(genre_root)]
-    candidates = [
-        Track(f, d.name)
-        for d in (genre_root / lab for lab in labels)
-        for f in sorted(d.rglob("*"))
-        if is_audio_path(f) and f.is_file()
-    ]
+    found = {d.name: walk_folder(d) for d in _subfolders(genre_root)}
+    labels = [name for name, (files, _) in found.items() if files]
+    check_labels(genre_root, labels)
+    candidates = [Track(f, lab) for lab in labels for f in sorted(found[lab][0])]
     report = DatasetReport(genre_root, labels, [])
+    report.empty = [str(genre_root / name) for name, (files, _) in found.items() if not files]
+    report.unreadable = [(p.path, p.reason) for _, problems in found.values() for p in problems]
     if not check:
         report.tracks = candidates
         return report
@@ -129,19 +150,53 @@ def discover(root: str | os.PathLike[str], check: bool = True) -> DatasetReport:
     return report
 
 
+def check_labels(genre_root: Path, labels: list[str]) -> None:
+    """Refuse, before any training, folder names the model loader would refuse as labels
+    (blank, control characters, bidi overrides, over 64 characters, bytes that are not UTF-8,
+    more than 1,000 of them): a model trained on them could never be opened."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from mgr_desktop.models.schema import MAX_LABELS, Label
+
+    if len(labels) > MAX_LABELS:
+        raise DatasetError(f"{genre_root}: {len(labels)} genre folders; a model holds at most "
+                           f"{MAX_LABELS} genres")  # fmt: skip
+    adapter: TypeAdapter[str] = TypeAdapter(Label)
+    for label in labels:
+        try:
+            adapter.validate_python(label)
+        except ValidationError as e:
+            why = str(e.errors()[0]["msg"]).removeprefix("Value error, ")
+            raise DatasetError(
+                f"{escape(str(genre_root / label), 200)}: this genre folder's name cannot be a "
+                f"genre label ({why.lower()}); rename the folder"
+            ) from None
+
+
 def _probe(track: Track) -> tuple[float, str, str]:
-    """(duration, content hash, problem). Header check only; decoding happens when caching."""
+    """(duration, content hash, problem). The app's decoder opens the file (and refuses what is
+    not a regular file) and states its length from the header; decoding happens when caching."""
     try:
-        data = track.path.read_bytes()
+        with open_audio(track.path, PROBE_RATE) as audio:
+            duration = audio.estimated_duration
+            if duration is None:  # no length in the header (some streams): measure it
+                duration = sum(len(b) for b in audio.blocks()) / PROBE_RATE
+        digest = _digest(track.path)
+    except AudioDecodeError as e:
+        return 0.0, "", e.reason
     except OSError as e:
         return 0.0, "", f"cannot read ({e.strerror or e})"
-    if not data:
-        return 0.0, "", "file is empty"
-    try:
-        info = sf.info(track.path)
-        duration = info.frames / info.samplerate
-    except Exception as e:  # libsndfile's errors for corrupt files vary in type
-        return 0.0, "", f"not readable audio ({str(e).split(': ', 1)[-1]})"
     if duration < 1.0:
         return 0.0, "", f"too short ({duration:.2f} s)"
-    return duration, hashlib.blake2b(data, digest_size=16).hexdigest(), ""
+    return duration, digest, ""
+
+
+PROBE_RATE = 8000  # only where a header states no length: the cheapest rate to count at
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from mgr_desktop.audio.input_files import expand_inputs
 
 
@@ -32,3 +34,24 @@ def test_folder_without_audio_is_reported(tmp_path: Path) -> None:
     (tmp_path / "docs" / "readme.txt").write_text("hi")
     files, problems = expand_inputs([tmp_path / "docs"])
     assert not files and problems[0].reason == "folder contains no audio files"
+
+
+def test_standard_input_is_spooled_whole_within_a_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import sys
+
+    from mgr_desktop.audio.input_files import spool_stdin
+
+    class Pipe(io.TextIOWrapper):
+        def isatty(self) -> bool:
+            return False
+
+    monkeypatch.setattr(sys, "stdin", Pipe(io.BytesIO(b"x" * 5000)))
+    with spool_stdin() as copy:
+        assert copy.read_bytes() == b"x" * 5000
+    assert not copy.exists()  # deleted afterwards
+    monkeypatch.setattr(sys, "stdin", Pipe(io.BytesIO(b"x" * 5000)))
+    with pytest.raises(OSError, match="more than"), spool_stdin(limit=4096):
+        pass
