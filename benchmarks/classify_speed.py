@@ -79,7 +79,8 @@ def main() -> None:
     model = tmp / "cnn.safetensors"
     cold = best_of(
         lambda: subprocess.run(
-            [sys.executable, "-m", "mgr_desktop", "classify", "--model", str(model), str(one)],
+            [sys.executable, "-m", "mgr_desktop", "classify", "--no-cache", "--model", str(model),
+             str(one)],  # fmt: skip
             check=True,
             capture_output=True,
         ),

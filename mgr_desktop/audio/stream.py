@@ -20,6 +20,7 @@ whose last frame is cut off), `note` says so.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -31,7 +32,9 @@ from mgr_desktop.audio.ffmpeg_source import FFmpegSource
 from mgr_desktop.audio.sndfile_source import SndfileSource
 from mgr_desktop.audio.sniff import (
     LIBSNDFILE_KINDS,
+    OggLayout,
     non_audio,
+    ogg_layout,
     sniff,
 )
 from mgr_desktop.audio.source import (  # re-exported: callers import them from here
@@ -55,7 +58,13 @@ class AudioStream:
         self.min_seconds = min_seconds
         head = _check_file(path)
         kind = sniff(head)
-        self._source: Source = _open_source(path, head, kind)
+        ogg = _ogg_layout(path) if kind == "ogg" else None
+        # libsndfile decodes only the first stream of a chained Ogg file; FFmpeg all of them
+        chained = ogg is not None and ogg.chained
+        self._source: Source = (
+            FFmpegSource(path, head, kind) if chained else _open_source(path, head, kind)
+        )
+        self._cut = _ogg_cut(ogg)
         # Where the first block starts, in seconds from the start of the file.
         self.start_seconds = 0.0
         if start_seconds > 0:
@@ -129,7 +138,11 @@ class AudioStream:
                 yield block
         finally:
             self.duration = total / self.sample_rate
-        self.note = self._source.finish(self.duration)
+        note = self._source.finish(self.start_seconds + self.duration)  # the file's length
+        if self._cut:  # the decoders stop quietly where a cut Ogg file ends
+            got = f"decoded the {self.start_seconds + self.duration:.2f} s that are there"
+            note = "; ".join(n for n in (note, f"{self._cut}; {got}") if n)
+        self.note = note
         if self.duration < self.min_seconds:
             raise AudioDecodeError(
                 self.path,
@@ -153,20 +166,42 @@ def open_audio(
 # --- checks before any decoder sees the file ------------------------------------------------
 
 
+# What a name can be besides a regular file; none of them can be decoded by name (a named
+# pipe would block both the sniff's open and the decoder's until someone writes to it).
+_NOT_FILES = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+# Opening never waits: a name swapped for a named pipe since it was checked opens at once.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
 def _check_file(p: Path) -> bytes:
-    if p.is_symlink() and not p.exists():
-        raise AudioDecodeError(p, f"dangling symbolic link (target {os.readlink(p)} is missing)")
-    if not p.exists():
-        raise AudioDecodeError(p, "no such file")
-    if p.is_dir():
-        raise AudioDecodeError(p, "is a folder, not an audio file")
+    """The file's first bytes, once it is known to be a regular file that can be read."""
     try:
-        with p.open("rb") as f:
-            head = f.read(4096)
+        _refuse_non_file(p, os.stat(p))
+        fd = os.open(p, _OPEN_FLAGS | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        if p.is_symlink():
+            why = f"dangling symbolic link (target {os.readlink(p)} is missing)"
+            raise AudioDecodeError(p, why) from None
+        raise AudioDecodeError(p, "no such file") from None
     except PermissionError:
         raise AudioDecodeError(p, "permission denied (file is not readable)") from None
     except OSError as e:
         raise AudioDecodeError(p, f"cannot read file ({e.strerror or e})") from None
+    try:
+        _refuse_non_file(p, os.fstat(fd))  # what was opened, if the name changed meanwhile
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            head = f.read(4096)
+    except OSError as e:
+        raise AudioDecodeError(p, f"cannot read file ({e.strerror or e})") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
     if not head:
         raise AudioDecodeError(p, "file is empty (0 bytes)")
     if sniff(head) is None:
@@ -174,6 +209,34 @@ def _check_file(p: Path) -> bytes:
         if what:
             raise AudioDecodeError(p, f"not audio: the file is {what}")
     return head
+
+
+def _refuse_non_file(p: Path, st: os.stat_result) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        raise AudioDecodeError(p, "is a folder, not an audio file")
+    if stat.S_ISREG(st.st_mode):
+        return
+    what = next((name for test, name in _NOT_FILES if test(st.st_mode)), "not a file")
+    raise AudioDecodeError(p, f"not a regular file: it is {what}, and only files are read")
+
+
+def _ogg_layout(p: Path) -> OggLayout | None:
+    try:
+        fd = os.open(p, _OPEN_FLAGS | getattr(os, "O_CLOEXEC", 0))  # never waits, as above
+        with os.fdopen(fd, "rb") as f:
+            return ogg_layout(f) if stat.S_ISREG(os.fstat(fd).st_mode) else None
+    except OSError:
+        return None  # the decoder's own open says why
+
+
+def _ogg_cut(ogg: OggLayout | None) -> str:
+    """Why an Ogg file seems cut short ("" if it does not): as for a cut mp3, what is there
+    is decoded and the note says so."""
+    if ogg is None or ogg.ended:
+        return ""
+    if ogg.cut:
+        return "the file is cut off in the middle of its last Ogg page"
+    return "the Ogg stream has no end-of-stream mark (the file may be cut off)"
 
 
 def _open_source(p: Path, head: bytes, kind: str | None) -> Source:

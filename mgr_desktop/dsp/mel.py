@@ -9,6 +9,7 @@ log10(1 + gain·power) (`FeatureConfig.compression`).
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -143,17 +144,37 @@ def segment_starts(total_frames: int, cfg: FeatureConfig, hop_seconds: float) ->
     segment); the last is aligned to the end so the tail of the track is always covered."""
     width = cfg.segment_frames
     total = max(total_frames, width)
-    step = cfg.seconds_to_frames(hop_seconds)
-    starts = list(range(0, total - width + 1, step))
+    starts = []
+    for i in itertools.count():
+        s = nominal_frame(i, cfg, hop_seconds)
+        if s > total - width:
+            break
+        starts.append(s)
     if starts[-1] != total - width:
         starts.append(total - width)
     return starts
 
 
-def segment_times(starts: list[int], cfg: FeatureConfig) -> list[tuple[float, float]]:
-    return [
-        (cfg.frame_to_seconds(s), cfg.frame_to_seconds(s) + cfg.segment_seconds) for s in starts
-    ]
+def nominal_frame(i: int, cfg: FeatureConfig, hop_seconds: float) -> int:
+    """The frame nearest to i x hop: segment i starts within half a frame of its nominal time
+    (a fixed step in whole frames would drift, 8 ms a segment at musicnn's 16 ms frames)."""
+    return round(i * hop_seconds * cfg.sample_rate / cfg.hop_length)
+
+
+def segment_times(
+    starts: list[int], cfg: FeatureConfig, hop_seconds: float | None = None
+) -> list[tuple[float, float]]:
+    """(start, end) seconds of each segment: with `hop_seconds`, a regular segment reports its
+    nominal start (i x hop: 3.0, 6.0, not 3.008, 6.016), the end-aligned one its own."""
+    out = []
+    for s in starts:
+        t = cfg.frame_to_seconds(s)
+        if hop_seconds:
+            i = round(t / hop_seconds)
+            if nominal_frame(i, cfg, hop_seconds) == s:
+                t = i * hop_seconds
+        out.append((t, t + cfg.segment_seconds))
+    return out
 
 
 def cut_segments(
@@ -170,4 +191,4 @@ def cut_segments(
         db = torch.nn.functional.pad(db, (0, width - total), value=cfg.floor_value)
     starts = segment_starts(total, cfg, hop_seconds)
     windows = db.unfold(-1, width, 1)[..., starts, :]  # (n_mels, n, width): a view, no copy
-    return windows.movedim(-2, 0), segment_times(starts, cfg)
+    return windows.movedim(-2, 0), segment_times(starts, cfg, hop_seconds)

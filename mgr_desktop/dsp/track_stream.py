@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from mgr_desktop.dsp.mel import segment_starts
+from mgr_desktop.dsp.mel import nominal_frame, segment_starts
 from mgr_desktop.dsp.track_features import TrackFeatures
 
 __all__ = ["SegmentCutter", "TrackFeatures"]
@@ -27,10 +27,10 @@ class SegmentCutter:
         self.cfg = cfg
         self.hop_seconds = hop_seconds
         self.width = cfg.segment_frames  # type: ignore[attr-defined]
-        self.step = cfg.seconds_to_frames(hop_seconds)  # type: ignore[attr-defined]
         self._cols = torch.zeros(cfg.n_mels, 0)  # type: ignore[attr-defined]
         self._first = 0  # frame index of self._cols[:, 0]
-        self._next = 0  # start frame of the next regular segment
+        self._index = 0  # the next regular segment's number
+        self._next = 0  # and its start frame (mel.nominal_frame)
         self.total = 0
         self.starts: list[int] = []
 
@@ -40,7 +40,8 @@ class SegmentCutter:
         self.total += cols.shape[-1]
         while self._next + self.width <= self.total:
             yield self._take(self._next)
-            self._next += self.step
+            self._index += 1
+            self._next = nominal_frame(self._index, self.cfg, self.hop_seconds)  # type: ignore[arg-type]
         # Keep what the next regular segment and a segment ending at the last column need.
         keep_from = min(self._next, self.total - self.width)
         if keep_from > self._first:

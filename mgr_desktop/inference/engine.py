@@ -28,6 +28,7 @@ DEFAULT_HOP_SECONDS = 3.0
 # A long file's verdict from this many segments spread over it (inference/sampled.py): the
 # same verdict as every segment's on 34 of 34 real songs (benchmarks/RESULTS.md).
 SAMPLE_SEGMENTS = 20
+MIN_HOP_SECONDS, MAX_HOP_SECONDS = 0.1, 60.0
 BLOCK_SECONDS = 10.0  # decoded audio in flight per file
 MUSICNN_BATCH = 4  # per call: as fast per segment as 64 on a CPU, a sixteenth of the memory
 # Below this RMS level (dBFS) a segment is silence or near-silence: no verdict is given.
@@ -136,6 +137,10 @@ class Engine:
         self.labels = list(loaded.info.genres)
         self.outside, self.outside_at = loaded.info.outside, loaded.info.outside_at
         self.device = device if isinstance(device, torch.device) else pick_device(device)
+        if not MIN_HOP_SECONDS <= hop_seconds <= MAX_HOP_SECONDS:  # nan fails too
+            raise ValueError(
+                f"hop must be {MIN_HOP_SECONDS} to {MAX_HOP_SECONDS} s, not {hop_seconds}"
+            )
         self.hop_seconds = hop_seconds
         self.sample_segments = sample_segments
         self.precision = pick_precision(precision, self.device)
@@ -264,7 +269,7 @@ class Engine:
     ) -> TrackResult:
         """Segments below the silence level get no genre and do not vote; a track with no
         audible segment gets no verdict."""
-        times = segment_times(starts, self.cfg)
+        times = segment_times(starts, self.cfg, self.hop_seconds)
         audible = levels > SILENCE_DBFS
         segments = [
             self._segment(min(s, duration), min(e, duration), p, loud)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 # Sampling pays off only when it skips most of a track: below this many segments' worth of
 # audio per sampled segment, the full analysis runs (a 30 s preview is 10 segments).
 MIN_GAIN = 2.0
+TAIL_SECONDS = 5.0  # decoded to the end, for the true length and any truncation
 
 
 def sampled_starts(total_frames: int, width: int, count: int) -> list[int]:
@@ -46,27 +47,44 @@ def classify_sampled(
         seconds = audio.estimated_duration
     if not seconds or seconds < MIN_GAIN * count * cfg.segment_seconds:
         return None
+    tail = _tail(path, engine, seconds)
+    if tail is None:  # the header promised more than the file holds: decode it all
+        return None
+    seconds, note = tail
     total = int(seconds * cfg.sample_rate) // cfg.hop_length
     starts = sampled_starts(total, cfg.segment_frames, count)
     windows, levels = [], []
     for start in starts:
         wave = _span(path, engine, start)
-        cols = engine.feature_columns(wave)[:, : cfg.segment_frames]
-        if cols.shape[1] < cfg.segment_frames:  # the header promised more than the file holds
+        if wave is None:  # the header promised more than the file holds: decode it all
             return None
+        cols = engine.feature_columns(wave)[:, : cfg.segment_frames]
         windows.append(torch.from_numpy(np.ascontiguousarray(cols)))
         core = wave[cfg.n_fft // 2 : cfg.n_fft // 2 + cfg.segment_samples]
         levels.append(
             10.0 * np.log10(max(float(np.mean(np.square(core, dtype=np.float64))), 1e-20))
         )
     logp, tags, embs = engine.segment_outputs(torch.stack(windows))
-    note = f"verdict from {len(starts)} segments spread over the track (--full for all)"
     return engine._verdict(str(path), seconds, logp, tags, embs, starts, np.array(levels), note)
 
 
-def _span(path: str | os.PathLike[str], engine: Engine, start_frame: int) -> np.ndarray:
+def _tail(path: str | os.PathLike[str], engine: Engine, seconds: float) -> tuple[float, str] | None:
+    """The track's last seconds decoded to the end, as the full analysis would: its true
+    length and the decoder's note (an mp3 whose last frame is cut off says so). None when it
+    ends well before the header said."""
+    rate = engine.cfg.sample_rate
+    start = max(0.0, seconds - TAIL_SECONDS)
+    with open_audio(path, rate, start_seconds=start) as audio:
+        decoded = sum(len(b) for b in audio.blocks(TAIL_SECONDS)) / rate
+        note, begun = audio.note, audio.start_seconds
+    end = begun + decoded
+    return (end, note) if end >= seconds - 1.0 else None
+
+
+def _span(path: str | os.PathLike[str], engine: Engine, start_frame: int) -> np.ndarray | None:
     """The samples that the columns of one segment starting at `start_frame` are computed
-    from: half an FFT before its first frame to half an FFT after its last (zeros before 0)."""
+    from: half an FFT before its first frame to half an FFT after its last (zeros before 0,
+    and after the end as the full analysis pads); None when the file ends before the span."""
     cfg = engine.cfg
     first = start_frame * cfg.hop_length - cfg.n_fft // 2
     need = (cfg.segment_frames - 1) * cfg.hop_length + cfg.n_fft
@@ -74,4 +92,6 @@ def _span(path: str | os.PathLike[str], engine: Engine, start_frame: int) -> np.
     with open_audio(path, cfg.sample_rate, start_seconds=max(0, first) / cfg.sample_rate) as a:
         got = next(a.blocks((need - lead) / cfg.sample_rate), np.zeros(0, np.float32))
     wave = np.concatenate([np.zeros(lead, np.float32), got[: need - lead]])
+    if need - len(wave) > cfg.n_fft:
+        return None
     return np.pad(wave, (0, need - len(wave)))

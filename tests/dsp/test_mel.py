@@ -69,7 +69,9 @@ def test_frame_windows_cover_the_track_end_to_end() -> None:
     assert times[0][0] == 0.0
     assert windows[-1, 0, -1] == 1292  # last window ends on the last frame
     starts = [int(w[0, 0]) for w in windows]
-    assert starts[:3] == [0, 65, 130] and len(starts) == 19
+    # the frame nearest to 1.5 i s (64.6 frames a hop), never a drifting whole-frame step
+    assert starts[:3] == [0, 65, 129] and len(starts) == 19
+    assert [t for t, _ in times[:3]] == [0.0, 1.5, 3.0]
 
 
 def test_frame_windows_pad_a_short_signal_to_one_window() -> None:
@@ -116,3 +118,17 @@ def test_the_cpu_path_equals_torch_stft(cfg: FeatureConfig, center: bool) -> Non
     exact = LogMel(cfg).double().power(wave, center)  # torch.stft, float64
     assert fast.shape == exact.shape == (2, 3, cfg.n_mels, fast.shape[-1])
     torch.testing.assert_close(fast.double(), exact, rtol=1e-4, atol=1e-6)
+
+
+def test_segments_start_at_their_nominal_times_without_drift() -> None:
+    """musicnn's frames are 16 ms: a 3 s hop is 187.5 frames. Segment i starts at the frame
+    nearest i x 3 s and reports i x 3 s; a whole-frame step would drift 8 ms a segment."""
+    from mgr_desktop.config import MUSICNN_FEATURES as M
+    from mgr_desktop.dsp.mel import segment_starts, segment_times
+
+    starts = segment_starts(100 * 188, M, 3.0)
+    assert starts[:4] == [0, 188, 375, 562]  # round(187.5 i): never more than half a frame off
+    assert all(abs(s * 256 / 16000 - 3.0 * i) <= 0.0081 for i, s in enumerate(starts[:-1]))
+    times = segment_times(starts, M, 3.0)
+    assert [t for t, _ in times[:4]] == [0.0, 3.0, 6.0, 9.0]
+    assert times[-1][0] == pytest.approx(starts[-1] * 256 / 16000)  # the end-aligned one

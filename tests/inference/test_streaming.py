@@ -17,7 +17,7 @@ from tests.helpers import write
 
 @pytest.fixture(scope="module")
 def engine(cnn_model: Path) -> Engine:
-    return Engine.from_file(cnn_model, "cpu")
+    return Engine.from_file(cnn_model, "cpu", hop_seconds=1.5)  # overlapping: 39 a minute
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,8 @@ def test_a_silent_stretch_does_not_vote(engine: Engine) -> None:
     sound = rng.standard_normal(22050 * 12).astype(np.float32) * 0.1
     with_silence = np.concatenate([np.zeros(22050 * 12, np.float32), sound])
     result = engine.classify_waveform(with_silence)
-    quiet = [s for s in result.segments if s.end <= 12.0]
+    # (times are nominal: a segment reported as ending at 12.0 may reach 25 ms past it)
+    quiet = [s for s in result.segments if s.end <= 11.9]
     assert quiet and all(s.genre is None for s in quiet)
     assert result.genre is not None
     loud_only = engine.classify_waveform(sound)
