@@ -41,7 +41,8 @@ class Row:
 
 
 def duration_text(seconds: float) -> str:
-    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+    """m:ss, whole seconds down, as the player's clock shows the same file (3:17, not 3:18.0)."""
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
 def status_text(row: Row) -> str:
