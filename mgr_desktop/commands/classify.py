@@ -269,9 +269,10 @@ class Writer:
             shown = 2 if item.uncertain else 1  # the verdict already names the first two
             runners = ", ".join(f"{printable(g)} {p:.0%}" for g, p in item.top(3)[shown:])
             tags = f" · {printable(' · '.join(list(item.tags)[:3]))}" if item.tags else ""
+            note = f" [{printable(item.note)}]" if item.note else ""  # e.g. a cut file
             self.stream.write(
                 f"{printable(item.path)}: {printable(item.verdict_text())}"
-                f" (then {runners}; {item.duration:.1f} s){tags}\n"
+                f" (then {runners}; {item.duration:.1f} s){tags}{note}\n"
             )
         self.stream.flush()
 

@@ -271,6 +271,8 @@ class FilesPanel(FileListPanel):
         r = row.result
         self.timeline.set_segments(r.segments, list(r.probabilities), r.duration)
         caption = f"whole track · {len(r.segments)} segments"
+        if r.note and r.genre is not None:  # e.g. "the last frame was cut off; ..."
+            caption += f"\n{r.note}"
         if getattr(r, "outside", False):
             self.readout.show_outside(r.probabilities, caption, r.tags)
         elif r.genre is None:
