@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -49,6 +51,12 @@ NOT_TEXT = (
 log = logging.getLogger(__name__)
 
 
+class ElideRight(QStyledItemDelegate):
+    def initStyleOption(self, option: QStyleOptionViewItem, index: Any) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideRight  # type: ignore[attr-defined]
+
+
 class FileListPanel(QWidget):
     classify_requested = Signal(list)
     message = Signal(str)
@@ -63,6 +71,10 @@ class FileListPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the extension
+        # A status reads from its start ("error: not audio: the file is te…"), never its middle;
+        # the tooltip and the readout give the whole reason.
+        self._status_delegate = ElideRight(self.table)
+        self.table.setItemDelegateForColumn(len(COLUMNS) - 1, self._status_delegate)
         self.table.setWordWrap(False)
         self.table.verticalHeader().hide()
         # Columns sized to what they can hold (computed from their possible texts, never by

@@ -8,3 +8,22 @@ from mgr_desktop.gui.file_table import duration_text
 def test_durations_read_as_the_player_shows_them() -> None:
     assert duration_text(197.97) == "3:17"  # the player's 3:17 for the same file, not 3:18.0
     assert duration_text(4.0) == "0:04" and duration_text(3600.5) == "60:00"
+
+
+def test_an_error_status_is_cut_at_its_end_not_its_middle(window, tmp_path) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    from mgr_desktop.gui.file_table import COLUMNS
+
+    bad = tmp_path / "notes.mp3"
+    bad.write_text("shopping list")
+    window.files.model.add([str(bad)])
+    window.files.model.update(str(bad), "error", error="not audio: the file is text")
+    table = window.files.table
+    status = window.files.model.index(0, len(COLUMNS) - 1)
+    option = QStyleOptionViewItem()
+    table.itemDelegateForColumn(len(COLUMNS) - 1).initStyleOption(option, status)
+    assert option.textElideMode == Qt.TextElideMode.ElideRight
+    assert status.data() == "error: not audio: the file is text"
+    assert "not audio: the file is text" in status.data(Qt.ItemDataRole.ToolTipRole)
