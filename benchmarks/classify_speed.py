@@ -79,8 +79,16 @@ def main() -> None:
     model = tmp / "cnn.safetensors"
     cold = best_of(
         lambda: subprocess.run(
-            [sys.executable, "-m", "mgr_desktop", "classify", "--no-cache", "--model", str(model),
-             str(one)],  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "mgr_desktop",
+                "classify",
+                "--no-cache",
+                "--model",
+                str(model),
+                str(one),
+            ],
             check=True,
             capture_output=True,
         ),
