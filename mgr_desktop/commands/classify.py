@@ -120,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{failed} of {len(files) + len(problems)} inputs failed", file=sys.stderr)
     if tagger is not None:
         tagger.summary()
+    if any(not os.path.lexists(p) and p != "-" for p in args.paths):
+        return EXIT_USAGE  # a named path that does not exist (as `ls`): after all the rest
     return EXIT_SOME_FAILED if failed or (tagger and tagger.failed) else EXIT_OK
 
 

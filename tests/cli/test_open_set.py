@@ -71,3 +71,15 @@ def test_write_tags_never_writes_a_genre_outside_the_model(
     inside = rigged_model(tmp_path / "in.safetensors", [6.0, 0.0, 1.0])
     assert main(["classify", "--model", str(inside), "--write-tags", str(song)]) == 0
     assert list(mutagen.File(song).tags["genre"]) == ["Blues"]  # the same file, a real genre
+
+
+def test_a_named_path_that_does_not_exist_is_a_usage_error_after_the_rest(
+    tmp_path: Path, song: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = rigged_model(tmp_path / "m.safetensors", [3.0, 0.0, 1.0])
+    missing = tmp_path / "missing.mp3"
+    code = main(["classify", "--model", str(model), "--format", "json", str(missing), str(song)])
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert code == 2  # as `ls` does: a named argument that is not there
+    assert rows[0]["path"] == str(missing) and "no such file" in rows[0]["error"]
+    assert rows[1]["genre"] == "blues"  # the rest is still classified
