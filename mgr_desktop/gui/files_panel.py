@@ -71,6 +71,8 @@ class FilesPanel(FileListPanel):
         self.time_label = QLabel("0:00 / 0:00")
         self.output_device = QComboBox()
         self.output_device.setToolTip("Output device")
+        # Wide enough for a device name ("System default", "HDA Intel PCH: ALC…"), never "System c".
+        self.output_device.setMinimumContentsLength(18)
         transport = QHBoxLayout()
         for w in (self.play_button, self.stop_button):
             transport.addWidget(w)

@@ -27,3 +27,15 @@ def test_an_error_status_is_cut_at_its_end_not_its_middle(window, tmp_path) -> N
     assert option.textElideMode == Qt.TextElideMode.ElideRight
     assert status.data() == "error: not audio: the file is text"
     assert "not audio: the file is text" in status.data(Qt.ItemDataRole.ToolTipRole)
+
+
+def test_the_output_device_box_shows_a_whole_name(window, qtbot) -> None:
+    window.resize(1200, 780)
+    box = window.files.output_device
+    box.clear()
+    box.addItem("System default")
+    qtbot.waitUntil(lambda: box.isVisible() or window.files.isVisible(), timeout=5000)
+    window.tabs.setCurrentWidget(window.files)
+    window.files.layout().activate()
+    width = box.fontMetrics().horizontalAdvance("System default")
+    assert box.width() >= width + 20  # the whole name beside the arrow, never "System c"
