@@ -391,8 +391,7 @@ class FilesPanel(FileListPanel):
         elif seg.genre is None:
             self.readout.show_no_signal(caption)
         else:
-            self.readout.genre.setText(seg.genre)
-            self.readout.confidence.setText(f"{seg.confidence:.0%} in this segment\n{caption}")
+            self.readout.show_segment(seg.genre, seg.confidence, caption)
 
     def _update_transport(self) -> None:
         d, p = self.player.duration, self.player.position

@@ -64,6 +64,16 @@ class GenreReadout(QWidget):
             "the audio is silent or nearly so" + (f"\n{caption}" if caption else "")
         )
 
+    def show_segment(self, genre: str, confidence: float, caption: str = "") -> None:
+        """One segment known only by its genre and confidence (before its full probabilities
+        are there): the headline and the bars both say that segment, never the whole track."""
+        self.genre.setText(genre)
+        self.confidence.setText(
+            f"{confidence:.0%} in this segment" + (f"\n{caption}" if caption else "")
+        )
+        for label, bar in self.bars.items():
+            bar.setValue(round(confidence * 1000) if label == genre else 0)
+
     def show_outside(
         self,
         probabilities: dict[str, float],

@@ -48,3 +48,12 @@ def test_listen_says_none_of_its_genres(window, monkeypatch) -> None:
     assert "closest: blues" in panel.readout.confidence.text()
     panel.on_readout(Readout(1.25, "jazz", 0.8, {"blues": 0.1, "jazz": 0.8}, -20.0))
     assert panel.readout.genre.text() == "jazz"
+
+
+def test_a_segments_headline_and_bars_agree(window) -> None:
+    readout = window.files.readout
+    readout.set_labels(["blues", "jazz", "rock"])
+    readout.show_probabilities({"blues": 0.7, "jazz": 0.2, "rock": 0.1}, "whole track")
+    readout.show_segment("rock", 0.55, "at 12.0 s")
+    assert readout.genre.text() == "rock"
+    assert {k: b.value() for k, b in readout.bars.items()} == {"blues": 0, "jazz": 0, "rock": 550}
