@@ -70,7 +70,9 @@ class FileListPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the extension
+        # A long name loses its start, where a folder's names agree ("Artist - Album - 0"),
+        # and keeps its end, where they differ (title and extension).
+        self.table.setTextElideMode(Qt.TextElideMode.ElideLeft)
         # A status reads from its start ("error: not audio: the file is te…"), never its middle;
         # the tooltip and the readout give the whole reason.
         self._status_delegate = ElideRight(self.table)

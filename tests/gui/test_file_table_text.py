@@ -39,3 +39,14 @@ def test_the_output_device_box_shows_a_whole_name(window, qtbot) -> None:
     window.files.layout().activate()
     width = box.fontMetrics().horizontalAdvance("System default")
     assert box.width() >= width + 20  # the whole name beside the arrow, never "System c"
+
+
+def test_a_long_name_keeps_its_end(window) -> None:
+    from PySide6.QtCore import Qt
+
+    table = window.files.table
+    assert table.textElideMode() == Qt.TextElideMode.ElideLeft
+    shown = table.fontMetrics().elidedText(
+        "Some Artist - Some Album - 07 - machine_wars.mp3", table.textElideMode(), 120
+    )
+    assert shown.endswith("machine_wars.mp3") or shown.endswith("wars.mp3")
