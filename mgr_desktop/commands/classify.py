@@ -31,8 +31,8 @@ from mgr_desktop.config import PRECISION_CHOICES
 from mgr_desktop.safetext import csv_cell, name_bytes, printable, readable
 
 if TYPE_CHECKING:  # parsing arguments must not import torch
-    from mgr_desktop.inference.engine import FileFailure, TrackResult
     from mgr_desktop.inference.result_cache import FileKey, ResultCache
+    from mgr_desktop.inference.results import FileFailure, TrackResult
 
 # Segments are 3 s: a hop under 0.1 s repeats each one 30 times over, and one past a minute
 # leaves most of the music unheard.
@@ -85,8 +85,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mgr_desktop.audio.input_files import expand_inputs
-    from mgr_desktop.inference.engine import FileFailure
     from mgr_desktop.inference.result_cache import ResultCache
+    from mgr_desktop.inference.results import FileFailure
     from mgr_desktop.paths import model_or_default
 
     tags = tag_options(args)
@@ -141,7 +141,7 @@ def _read_stdin(files: list[Path], stack: contextlib.ExitStack, out: Writer) -> 
     file (deleted at the end): a pipe cannot be opened twice, and the decoders look at a
     file's first bytes before reading it. A terminal, or more than 2 GiB, is one error row."""
     from mgr_desktop.audio.input_files import is_stdin, spool_stdin
-    from mgr_desktop.inference.engine import FileFailure
+    from mgr_desktop.inference.results import FileFailure
 
     inputs = Inputs()
     copy: Path | str | None = None
@@ -168,8 +168,8 @@ def _read_stdin(files: list[Path], stack: contextlib.ExitStack, out: Writer) -> 
 def _classify_all(engine: Any, inputs: Inputs, cache: Any, out: Writer, tagger: Any) -> int:
     """Classify (through the result cache), write each result under its input's name, tag
     on request; the count of files that failed."""
-    from mgr_desktop.inference.engine import FileFailure, TrackResult
     from mgr_desktop.inference.result_cache import cached_classify
+    from mgr_desktop.inference.results import FileFailure, TrackResult
 
     failed = 0
     results = cached_classify(engine, inputs.files, cache)
@@ -247,7 +247,7 @@ class Writer:
             )  # fmt: skip
 
     def write(self, item: TrackResult | FileFailure) -> None:
-        from mgr_desktop.inference.engine import FileFailure
+        from mgr_desktop.inference.results import FileFailure
 
         if self.fmt == "json":
             self.stream.write(json.dumps(_json_doc(item), ensure_ascii=False, allow_nan=False))
@@ -308,7 +308,7 @@ def _cell(p: float | None) -> str:
 
 def _csv_row(item: TrackResult | FileFailure, labels: list[str]) -> list[str]:
     """One CSV row: the verdict's columns, or only path and error for a failed file."""
-    from mgr_desktop.inference.engine import FileFailure
+    from mgr_desktop.inference.results import FileFailure
 
     if isinstance(item, FileFailure):
         return [csv_cell(item.path), *([""] * (len(labels) + 8)), csv_cell(item.error)]

@@ -22,7 +22,7 @@ from mgr_desktop.safetext import printable
 
 if TYPE_CHECKING:  # parsing arguments must not import torch
     from mgr_desktop.audio.genre_tags import TagChange
-    from mgr_desktop.inference.engine import TrackResult
+    from mgr_desktop.inference.results import TrackResult
 
 DEFAULT_MIN_CONFIDENCE = 0.6
 

@@ -269,7 +269,7 @@ class ResultDetails(QObject):
 
     def _classify(self, engine: Any, path: str, generation: int) -> None:
         from mgr_desktop.gui.workers import lower_thread_priority
-        from mgr_desktop.inference.engine import TrackResult
+        from mgr_desktop.inference.results import TrackResult
 
         lower_thread_priority()
         if generation != self._generation:

@@ -88,8 +88,8 @@ class FileWorker(QObject):
     def classify(self, paths: list[str]) -> None:
         import torch
 
-        from mgr_desktop.inference.engine import FileFailure
         from mgr_desktop.inference.result_cache import ResultCache, cached_classify
+        from mgr_desktop.inference.results import FileFailure
 
         self._cancel.clear()
         engine = self.engine

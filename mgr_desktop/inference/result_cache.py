@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from mgr_desktop import __version__
 from mgr_desktop.atomic import FileIdentity, identity
-from mgr_desktop.inference.engine import FileFailure, TrackResult
 from mgr_desktop.inference.result_codec import decode, encode
+from mgr_desktop.inference.results import FileFailure, TrackResult
 
 if TYPE_CHECKING:
     from mgr_desktop.inference.engine import Engine

@@ -7,7 +7,7 @@ import zlib
 
 import numpy as np
 
-from mgr_desktop.inference.engine import Segment, TrackResult
+from mgr_desktop.inference.results import Segment, TrackResult
 
 
 def encode(result: TrackResult) -> tuple[bytes, bytes]:
