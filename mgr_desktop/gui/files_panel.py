@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QItemSelection, Qt, QTimer
+from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -48,8 +48,11 @@ WINDOW_BEHIND = 12.0  # of which this much before the playhead
 class FilesPanel(FileListPanel):
     """The file list (FileListPanel) on the left; the selected file's view on the right."""
 
+    playing_changed = Signal(bool)  # the analysis waits while the player plays
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._was_playing = False
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
 
         self.title = QLabel("No file selected")
@@ -71,8 +74,8 @@ class FilesPanel(FileListPanel):
         self.time_label = QLabel("0:00 / 0:00")
         self.output_device = QComboBox()
         self.output_device.setToolTip("Output device")
-        # Wide enough for a device name ("System default", "HDA Intel PCH: ALC…"), never "System c".
-        self.output_device.setMinimumContentsLength(18)
+        # Wide enough for "System default" (never "System c"); the window stays 700 px narrow.
+        self.output_device.setMinimumContentsLength(14)
         transport = QHBoxLayout()
         for w in (self.play_button, self.stop_button):
             transport.addWidget(w)
@@ -394,6 +397,9 @@ class FilesPanel(FileListPanel):
             self.readout.show_segment(seg.genre, seg.confidence, caption)
 
     def _update_transport(self) -> None:
+        if self.player.playing != self._was_playing:
+            self._was_playing = self.player.playing
+            self.playing_changed.emit(self._was_playing)
         d, p = self.player.duration, self.player.position
         self.time_label.setText(
             f"{int(p // 60)}:{int(p % 60):02d} / {int(d // 60)}:{int(d % 60):02d}"

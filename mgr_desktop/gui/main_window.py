@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QThread, QTimer, Signal
+from PySide6.QtCore import Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -84,6 +84,10 @@ class MainWindow(QMainWindow):
         self.live_worker.moveToThread(self.live_thread)
 
         self.files = FilesPanel()
+        # Direct: the worker's thread is busy classifying; `hold` only sets an Event.
+        self.files.playing_changed.connect(
+            self.file_worker.hold, Qt.ConnectionType.DirectConnection
+        )
         self.listen = ListenPanel(self.live_worker)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.files, "Files")

@@ -70,11 +70,25 @@ class FileWorker(QObject):
         self.engine: Any = None
         self.summarize = summarize or (lambda result: result)
         self._cancel = threading.Event()
+        self._free = threading.Event()  # cleared while the player plays: analysis waits
+        self._free.set()
 
     def cancel(self) -> None:
         """Thread-safe (a threading.Event, no Qt object touched): stop the running batch
-        after the file in hand. The one method other threads may call directly."""
+        after the file in hand. Other threads may call this and `hold` directly."""
         self._cancel.set()
+
+    def hold(self, playing: bool) -> None:
+        """Thread-safe: while the player plays, no new file is started (the ones in flight
+        finish), so two cores and the GIL go to the sound, which must never underrun."""
+        if playing:
+            self._free.clear()
+        else:
+            self._free.set()
+
+    def _wait_while_held(self) -> None:
+        while not self._free.wait(0.1) and not self._cancel.is_set():
+            pass
 
     @Slot()
     def start(self) -> None:
@@ -109,6 +123,7 @@ class FileWorker(QObject):
                 else:
                     self.file_done.emit(result.path, self.summarize(result))
                 del result  # the full result (and the buffers it pins) goes here, not later
+                self._wait_while_held()
                 if self._cancel.is_set():
                     break
                 if i + 1 < len(paths):
