@@ -51,10 +51,16 @@ NOT_TEXT = (
 log = logging.getLogger(__name__)
 
 
-class ElideRight(QStyledItemDelegate):
+class Elide(QStyledItemDelegate):
+    """A column's own elide mode (a table has one for all its columns)."""
+
+    def __init__(self, mode: Qt.TextElideMode, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.mode = mode
+
     def initStyleOption(self, option: QStyleOptionViewItem, index: Any) -> None:
         super().initStyleOption(option, index)
-        option.textElideMode = Qt.TextElideMode.ElideRight  # type: ignore[attr-defined]
+        option.textElideMode = self.mode  # type: ignore[attr-defined]
 
 
 class FileListPanel(QWidget):
@@ -70,13 +76,13 @@ class FileListPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
-        # A long name loses its start, where a folder's names agree ("Artist - Album - 0"),
-        # and keeps its end, where they differ (title and extension).
-        self.table.setTextElideMode(Qt.TextElideMode.ElideLeft)
-        # A status reads from its start ("error: not audio: the file is te…"), never its middle;
-        # the tooltip and the readout give the whole reason.
-        self._status_delegate = ElideRight(self.table)
-        self.table.setItemDelegateForColumn(len(COLUMNS) - 1, self._status_delegate)
+        # Texts read from their start ("error: not audio: the file is te…", "none (closest:…"):
+        # the tooltip and the readout give all of it. A long name instead loses its start,
+        # where a folder's names agree ("Artist - Album - 0"), and keeps its end, where they
+        # differ (title and extension).
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self._name_delegate = Elide(Qt.TextElideMode.ElideLeft, self.table)
+        self.table.setItemDelegateForColumn(0, self._name_delegate)
         self.table.setWordWrap(False)
         self.table.verticalHeader().hide()
         # Columns sized to what they can hold (computed from their possible texts, never by

@@ -258,7 +258,7 @@ class MainWindow(QMainWindow):
         self.files.set_engine(engine)
         info = engine.info
         self.model_info.setText(
-            f" {info.name or Path(path).stem} · {info.arch} · {len(info.labels)} genres · {device}"
+            f" {info.name or Path(path).stem} · {info.arch} · {len(info.genres)} genres · {device}"
         )
         self.model_info.setToolTip("Genres: " + ", ".join(info.labels))
         self.listen.set_feature_config(engine.cfg)

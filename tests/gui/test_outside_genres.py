@@ -23,6 +23,7 @@ def test_a_track_outside_the_models_genres_shows_none_and_the_closest(
     window.use_model(str(model))
     qtbot.waitUntil(lambda: window.engine is not None, timeout=30000)
     assert window.engine.labels == ["blues", "jazz"]
+    assert " · 2 genres · " in window.model_info.text()  # "other" is not a genre
     drop(window, [song])
     qtbot.waitUntil(
         lambda: bool(window.files.model.rows) and window.files.model.rows[0].status == DONE,
