@@ -260,9 +260,9 @@ class MainWindow(QMainWindow):
         self.model_info.setText(
             f" {info.name or Path(path).stem} · {info.arch} · {len(info.genres)} genres · {device}"
         )
-        self.model_info.setToolTip("Genres: " + ", ".join(info.labels))
+        self.model_info.setToolTip("Genres: " + ", ".join(info.genres))
         self.listen.set_feature_config(engine.cfg)
-        self.listen.readout.set_labels(list(info.labels))
+        self.listen.readout.set_labels(list(info.genres))
         self._refresh_picker()
         self._update_model_state()
         self.files.requeue_all()

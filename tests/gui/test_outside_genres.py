@@ -24,6 +24,7 @@ def test_a_track_outside_the_models_genres_shows_none_and_the_closest(
     qtbot.waitUntil(lambda: window.engine is not None, timeout=30000)
     assert window.engine.labels == ["blues", "jazz"]
     assert " · 2 genres · " in window.model_info.text()  # "other" is not a genre
+    assert set(window.listen.readout.bars) == {"blues", "jazz"}  # no bar for "other" there
     drop(window, [song])
     qtbot.waitUntil(
         lambda: bool(window.files.model.rows) and window.files.model.rows[0].status == DONE,
