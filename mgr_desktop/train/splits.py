@@ -72,15 +72,7 @@ def kfold_splits(tracks: list[Track], k: int = 5, seed: int = 0) -> list[Split]:
             raise DatasetError(f"genre {label!r} has {len(group)} tracks; {k} folds need {k}")
         for j, i in enumerate(rng.permutation(len(group))):
             folds[j % k].append(group[i])
-    return [
-        Split(
-            train=[t for j in range(k) if j not in (i, (i + 1) % k) for t in folds[j]],
-            valid=folds[(i + 1) % k],
-            test=folds[i],
-            name=f"kfold-{i + 1}of{k}",
-        )
-        for i in range(k)
-    ]
+    return rotate(folds, "kfold")
 
 
 def group_split(
@@ -106,15 +98,7 @@ def group_kfold(
     if len(set(group_of[str(t.path)] for t in tracks)) < k:
         raise DatasetError(f"{k} folds by artist need at least {k} artists")
     folds = _group_parts(tracks, group_of, seed, lambda n: [n // k + (i < n % k) for i in range(k)])
-    return [
-        Split(
-            train=[t for j in range(k) if j not in (i, (i + 1) % k) for t in folds[j]],
-            valid=folds[(i + 1) % k],
-            test=folds[i],
-            name=f"by-artist-kfold-{i + 1}of{k}",
-        )
-        for i in range(k)
-    ]
+    return rotate(folds, "by-artist-kfold")
 
 
 def _part_sizes(n: int, fractions: tuple[float, float, float]) -> list[int]:
@@ -197,3 +181,17 @@ def fault_filtered_split(tracks: list[Track]) -> Split:
             len(missing), ", ".join(missing[:3]),
         )  # fmt: skip
     return split
+
+
+def rotate(folds: list[list[Track]], name: str) -> list[Split]:
+    """k parts -> k splits: split i tests on part i, validates on part i+1, trains on the rest."""
+    k = len(folds)
+    return [
+        Split(
+            train=[t for j in range(k) if j not in (i, (i + 1) % k) for t in folds[j]],
+            valid=folds[(i + 1) % k],
+            test=folds[i],
+            name=f"{name}-{i + 1}of{k}",
+        )
+        for i in range(k)
+    ]
