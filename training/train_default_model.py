@@ -101,7 +101,7 @@ def measure(c: Corpus, x: np.ndarray, o: dict) -> dict:
     }
 
 
-def build(c: Corpus, x: np.ndarray, o: dict, temperature: float, seg_t: float) -> torch.nn.Module:
+def build(c: Corpus, x: np.ndarray, o: dict, seg_t: float) -> torch.nn.Module:
     """The shipped model: the pretrained backbone and both heads fitted on every track."""
     use = np.ones(len(c.track), bool)
     right = c.right()[c.track]
@@ -109,7 +109,6 @@ def build(c: Corpus, x: np.ndarray, o: dict, temperature: float, seg_t: float) -
     track = fit_linear(x, right, weights(right, o["alpha"], o["real_share"], is_real), o["l2"])
     seg = segment_head(c, use, o)
     model = build_model(ARCH, len(LABELS), pretrained=True)
-    del temperature  # stored in the model's metadata, applied by the engine
     with torch.no_grad():
         mean, scale, w, b = (torch.from_numpy(np.asarray(a, np.float32)) for a in seg)
         model.embed_mean.copy_(mean)
@@ -139,7 +138,7 @@ def main() -> None:
     measured = measure(c, x, o)
     seg_t = segment_temperature(c, o)
     print(json.dumps(measured, indent=1))
-    model = build(c, x, o, measured["temperature"], seg_t)
+    model = build(c, x, o, seg_t)  # the verdict's temperature goes in the metadata
     orig = c.version == "original"
     is_real = np.array([c.rows[t]["source"] == "real" for t in c.track])
     counts = {"gtzan": int((~is_real & orig).sum()), "real_music_dev": int((is_real & orig).sum()),
