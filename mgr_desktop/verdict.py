@@ -14,6 +14,8 @@ import numpy as np
 
 # A calibrated top probability below this is shown as uncertain, with the two leading genres.
 UNCERTAIN_BELOW = 0.5
+# Below this RMS level (dBFS) a segment is silence or near-silence: no genre, and no vote.
+SILENCE_DBFS = -60.0
 OUTSIDE_TEXT = "none of its genres"
 
 
