@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # The model's arithmetic (device.pick_precision); here so the CLI can offer it without torch.
-PRECISION_CHOICES = ("auto", "float32", "bfloat16")
+PRECISION_CHOICES = ("auto", "float32", "bfloat16", "int8")
 
 GTZAN_GENRES: tuple[str, ...] = (
     "blues", "classical", "country", "disco", "hiphop",

@@ -51,16 +51,24 @@ def cpu_has_native_bf16() -> bool:
     return False
 
 
-def pick_precision(requested: str | None, device: torch.device) -> str:
-    """The model's arithmetic: "auto" is bfloat16 on a CPU that has it in hardware, where
-    convolutions run 1.3-1.6x faster and the shipped model's verdicts stay float32's (80 of 80
-    GTZAN tracks; track probabilities within 0.008); else float32. Features are always
-    computed in float32."""
+def pick_precision(requested: str | None, device: torch.device, int8_ready: bool = False) -> str:
+    """The model's arithmetic. "auto" is int8 on a CPU for a model whose front end has shipped
+    int8 ranges (`int8_ready`: the musicnn backbones; ~3x faster, verdicts measured in
+    benchmarks/RESULTS.md), else bfloat16 on a CPU that has it in hardware, where convolutions
+    run 1.3-1.6x faster and the shipped model's verdicts stay float32's (80 of 80 GTZAN
+    tracks; track probabilities within 0.008), else float32. Features are always computed in
+    float32."""
     req = (requested or "auto").lower()
     if req not in PRECISION_CHOICES:
-        raise ValueError(f"unknown precision {requested!r} (auto, float32 or bfloat16)")
+        raise ValueError(f"unknown precision {requested!r} ({', '.join(PRECISION_CHOICES)})")
     if req == "auto":
+        if device.type == "cpu" and int8_ready:
+            return "int8"
         return "bfloat16" if device.type == "cpu" and cpu_has_native_bf16() else "float32"
-    if req == "bfloat16" and device.type != "cpu":
-        raise DeviceUnavailableError("bfloat16 is offered on the CPU only")
+    if req in ("bfloat16", "int8") and device.type != "cpu":
+        raise DeviceUnavailableError(f"{req} is offered on the CPU only")
+    if req == "int8" and not int8_ready:
+        raise DeviceUnavailableError(
+            "int8 is offered for models on the shipped musicnn backbones, on x86 CPUs"
+        )
     return req

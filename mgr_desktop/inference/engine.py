@@ -20,7 +20,7 @@ from mgr_desktop.inference.results import FileFailure, Segment, TrackResult
 from mgr_desktop.inference.sampled import classify_sampled
 from mgr_desktop.models.aggregate import track_log_probs
 from mgr_desktop.models.checkpoint import LoadedModel, ModelInfo, load_model
-from mgr_desktop.verdict import Decision, decide, outside_note
+from mgr_desktop.verdict import SILENCE_DBFS, Decision, decide, outside_note
 
 # One verdict per file and model: the CLI and the window analyse with the same hop (segments
 # back to back) and the same sampling, so they agree and share the result cache.
@@ -31,8 +31,6 @@ SAMPLE_SEGMENTS = 20
 MIN_HOP_SECONDS, MAX_HOP_SECONDS = 0.1, 60.0
 BLOCK_SECONDS = 10.0  # decoded audio in flight per file
 MUSICNN_BATCH = 4  # per call: as fast per segment as 64 on a CPU, a sixteenth of the memory
-# Below this RMS level (dBFS) a segment is silence or near-silence: no verdict is given.
-SILENCE_DBFS = -60.0
 TOP_TAGS = 5
 NO_SIGNAL_NOTE = "no signal: the audio is silent or nearly so (below -60 dBFS)"
 log = logging.getLogger(__name__)
@@ -70,7 +68,9 @@ class Engine:
             )
         self.hop_seconds = hop_seconds
         self.sample_segments = sample_segments
-        self.precision = pick_precision(precision, self.device)
+        wants_int8 = (precision or "auto").lower() in ("auto", "int8")
+        int8 = _int8_copy(loaded.model) if wants_int8 and self.device.type == "cpu" else None
+        self.precision = pick_precision(precision, self.device, int8_ready=int8 is not None)
         # Segments per model call, fewer for huge segments so a batch's activations stay
         # bounded (a model file may ask for 30 s segments of many bands).
         cells = self.cfg.n_mels * self.cfg.segment_frames
@@ -86,11 +86,12 @@ class Engine:
         self.tag_names = list(loaded.info.tags)
         self.has_tags = hasattr(loaded.model, "outputs")  # tag logits and embeddings too
         # The tag head needs the unfused module's second output; fusion keeps `forward` only.
-        self.model = (
-            loaded.model.eval().to(self.device)
-            if self.has_tags
-            else optimise_for_inference(loaded.model.eval(), self.device)
-        )
+        if self.precision == "int8" and int8 is not None:
+            self.model = int8
+        elif self.has_tags:
+            self.model = loaded.model.eval().to(self.device)
+        else:
+            self.model = optimise_for_inference(loaded.model.eval(), self.device)
         self.mel = LogMel(self.cfg).to(self.device)
 
     @classmethod
@@ -342,6 +343,13 @@ class TrackRun:
                 self.tags.append(tg)
             if em is not None:
                 self.embs.append(em)
+
+
+def _int8_copy(model: torch.nn.Module) -> torch.nn.Module | None:
+    """The model with its musicnn front end in int8, where this CPU and its weights allow."""
+    from mgr_desktop.models.musicnn_int8 import quantize_genre_model
+
+    return quantize_genre_model(model)
 
 
 def segment_levels(energy: np.ndarray, starts: list[int], cfg: FeatureConfig) -> np.ndarray:
