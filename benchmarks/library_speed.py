@@ -1,14 +1,18 @@
 """The shipped model at library scale, uncached: every figure is work done in this run.
 
-    python -m benchmarks.library_speed [--files DIR] [--segments 20] [--repeat 3]
+    python -m benchmarks.library_speed [--files DIR] [--segments 20] [--precision auto]
+        [--repeat 3]
 
 Corpus: the real songs of Debian's asc-music and drascula-music packages (34 songs, 7 s to
 7 min, mp3 and ogg), or a folder. Measured in one run, nothing from the result cache (the
 engine is called directly; the whole command with --no-cache is timed too):
   * librosa `load` + `melspectrogram` + `power_to_db` alone: the reference (bar <= 0.8x, goal 0.3x);
-  * the shipped model's full analysis (every 3 s segment of every song);
-  * its sampled verdict (`--segments` spread segments per song, decoded by seeking), and on
-    how many songs it gives the same verdict (genre, or "none of its genres") as the full one;
+  * the shipped model's full analysis (every 3 s segment of every song) in float32: the
+    reference verdicts, and what every figure before int8 measured;
+  * the full analysis at `--precision` (auto: int8 on an x86 CPU);
+  * its sampled verdict (`--segments` spread segments per song over 2 minutes, decoded by
+    seeking), and for both, on how many songs it gives the reference's verdict (genre, or
+    "none of its genres");
   * `mgr-desktop classify --no-cache` on the folder, start-up included, both ways.
 """
 
@@ -25,6 +29,7 @@ from pathlib import Path
 from benchmarks.classify_speed import librosa_features
 from benchmarks.common import best_of, machine
 from benchmarks.default_model_speed import AUDIO, debian_songs
+from mgr_desktop.inference.engine import SAMPLE_SEGMENTS
 
 
 def library(files: Path | None) -> list[Path]:
@@ -49,13 +54,14 @@ def whole_command(paths: list[Path], full: bool) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=Path)
-    ap.add_argument("--segments", type=int, default=20)
+    ap.add_argument("--segments", type=int, default=SAMPLE_SEGMENTS)
+    ap.add_argument("--precision", default="auto")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-command", action="store_true", help="skip the whole-command timing")
     args = ap.parse_args()
 
     from mgr_desktop.audio.decode import decode_file
-    from mgr_desktop.inference.engine import Engine, TrackResult
+    from mgr_desktop.inference.engine import Engine, FileFailure, TrackResult
     from mgr_desktop.paths import default_model_path
 
     paths = library(args.files)
@@ -65,30 +71,39 @@ def main() -> None:
     librosa_features(paths[:2])
     t_ref = best_of(lambda: librosa_features(paths), repeat=args.repeat)
     print(f"librosa load+melspectrogram+power_to_db: {t_ref:.2f} s (reference)")
-    full = Engine.from_file(default_model_path(), "cpu", hop_seconds=3.0)
-    quick = Engine.from_file(default_model_path(), "cpu", hop_seconds=3.0,
-                             sample_segments=args.segments)  # fmt: skip
-    results: dict[str, list[TrackResult]] = {}
-    for name, engine in (("full analysis", full), (f"{args.segments} segments", quick)):
+    engines = {
+        "float32, every segment (the reference)": Engine.from_file(
+            default_model_path(), "cpu", hop_seconds=3.0, precision="float32"),
+        f"{args.precision} precision, every segment (--full)": Engine.from_file(
+            default_model_path(), "cpu", hop_seconds=3.0, precision=args.precision),
+        f"{args.precision} precision, sampled (the default)": Engine.from_file(
+            default_model_path(), "cpu", hop_seconds=3.0, precision=args.precision,
+            sample_segments=args.segments),
+    }  # fmt: skip
+    results: dict[str, list[TrackResult | FileFailure]] = {}
+    for name, engine in engines.items():
         list(engine.classify_files(paths[:2]))
         t = best_of(lambda e=engine, n=name: results.__setitem__(n, list(e.classify_files(paths))),
                     repeat=args.repeat)  # fmt: skip
-        print(f"shipped model, {name}: {t:.2f} s, {t / t_ref:.2f}x librosa's features "
-              f"(bar <= 0.8, goal 0.3)")  # fmt: skip
-    a, b = results.values()
-    same = sum(
-        isinstance(x, TrackResult) and isinstance(y, TrackResult)
-        and (x.genre, x.outside) == (y.genre, y.outside)
-        for x, y in zip(a, b, strict=True)
-    )  # fmt: skip
-    print(f"same verdict, sampled vs full: {same} of {len(paths)} songs ({same / len(paths):.0%})")
-    for x, y in zip(a, b, strict=True):
-        if isinstance(x, TrackResult) and isinstance(y, TrackResult) and x.genre != y.genre:
-            print(f"  differs: {Path(x.path).name}: {x.verdict_text()} | {y.verdict_text()}")
+        print(f"shipped model, {name} [{engine.precision}]: {t:.2f} s, "
+              f"{t / t_ref:.2f}x librosa's features (bar <= 0.8, goal 0.3)")  # fmt: skip
+    ref = results[next(iter(results))]
+    for name, got in list(results.items())[1:]:
+        same = sum(
+            isinstance(x, TrackResult) and isinstance(y, TrackResult)
+            and (x.genre, x.outside) == (y.genre, y.outside)
+            for x, y in zip(ref, got, strict=True)
+        )  # fmt: skip
+        read = sum(len(r.segments) for r in got if isinstance(r, TrackResult))
+        print(f"same verdict as the reference, {name}: {same} of {len(paths)} songs "
+              f"({same / len(paths):.0%}); {read} segments read")  # fmt: skip
+        for x, y in zip(ref, got, strict=True):
+            if isinstance(x, TrackResult) and isinstance(y, TrackResult) and x.genre != y.genre:
+                print(f"  differs: {Path(x.path).name}: {x.verdict_text()} | {y.verdict_text()}")
     if not args.no_command:
         for full_flag in (True, False):
             t = whole_command(paths, full_flag)
-            what = "--full" if full_flag else f"sampled ({args.segments})"
+            what = "--full" if full_flag else "sampled (the default)"
             print(f"mgr-desktop classify --no-cache {what}: {t:.2f} s with start-up, "
                   f"{t / t_ref:.2f}x librosa's features")  # fmt: skip
 
