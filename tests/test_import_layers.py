@@ -119,3 +119,89 @@ def test_the_reader_sees_what_it_must() -> None:
         (6, "mgr_desktop.gui.app", True),
         (8, "pyqtgraph", True),
     ]
+
+
+def _module_name(rel: str) -> str:
+    """'train/loop.py' -> 'mgr_desktop.train.loop'; 'gui/__init__.py' -> 'mgr_desktop.gui'."""
+    return ".".join(["mgr_desktop", *rel.removesuffix(".py").split("/")]).removesuffix(".__init__")
+
+
+def _runtime_imports(rel: str, source: str, modules: set[str]) -> set[str]:
+    """The mgr_desktop modules `rel` imports when it runs, at module level or inside a
+    function (`if TYPE_CHECKING:` blocks are for the type checker only); `from pkg import mod`
+    counts as importing the module."""
+    skip: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip.update(n.lineno for b in node.body for n in ast.walk(b) if hasattr(n, "lineno"))
+    tree = ast.parse(source)
+    names: set[str] = set()
+    for line, name, _ in _imports(rel, source):
+        if line in skip:
+            continue
+        names.add(name)
+    for node in ast.walk(tree):  # `from mgr_desktop.train import events` is the module
+        if isinstance(node, ast.ImportFrom) and node.lineno not in skip and node.module:
+            for alias in node.names:
+                names.add(f"{node.module}.{alias.name}")
+    return {n for n in names if n in modules} - {_module_name(rel)}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan's algorithm, iteratively)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, children = work[-1]
+            w = next(children, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(graph[w]))))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                group = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    group.append(w)
+                    if w == v:
+                        break
+                if len(group) > 1:
+                    groups.append(sorted(group))
+    return groups
+
+
+def test_no_module_imports_itself_round_a_circle() -> None:
+    """Within a package too (the layer check above sees only packages): a circle hidden by
+    imports inside functions still ties the modules into one."""
+    sources = dict(_sources())
+    modules = {_module_name(rel) for rel in sources}
+    graph = {_module_name(rel): _runtime_imports(rel, src, modules) for rel, src in sources.items()}
+    assert _cycles(graph) == []
+
+
+def test_the_circle_finder_finds_circles() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert _cycles(graph) == [["a", "b", "c"]]
+    code = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from mgr_desktop import x\n"
+    code += "def f():\n    from mgr_desktop.train import loop\n"
+    mods = {"mgr_desktop.x", "mgr_desktop.train", "mgr_desktop.train.loop"}
+    assert _runtime_imports("y.py", code, mods) == {"mgr_desktop.train", "mgr_desktop.train.loop"}

@@ -51,8 +51,9 @@ from mgr_desktop.train.calibrate import (
 )
 from mgr_desktop.train.data import TrainData, prepare
 from mgr_desktop.train.distill import DistillConfig, fit_distilled, unique_audio_files
+from mgr_desktop.train.evaluation import track_logits, window_logp
 from mgr_desktop.train.loop import STATE_FILE, evaluate, fit
-from mgr_desktop.train.probe import _part, fit_probe, scale_head, track_logits, window_logp
+from mgr_desktop.train.probe import _part, fit_probe, scale_head
 from mgr_desktop.train.recipe import TrainConfig
 from mgr_desktop.train.splits import Split
 from mgr_desktop.train.state import load_state

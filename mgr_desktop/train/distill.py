@@ -41,6 +41,7 @@ from mgr_desktop.models.checkpoint import ModelInfo, save_model
 from mgr_desktop.models.registry import build_model, get_architecture
 from mgr_desktop.train.augment import make_batch, plan_epoch
 from mgr_desktop.train.calibrate import fit_temperature
+from mgr_desktop.train.class_weights import class_weights
 from mgr_desktop.train.data import TrainData
 from mgr_desktop.train.distill_targets import (
     SoftSegments,
@@ -62,10 +63,8 @@ from mgr_desktop.train.events import (
     TestMeasured,
     ignore,
 )
-from mgr_desktop.train.loop import RunResult
-from mgr_desktop.train.probe import class_weights
 from mgr_desktop.train.recipe import TrainConfig
-from mgr_desktop.train.runs import MODEL_FILE, metrics_doc, run_summary, write_metrics
+from mgr_desktop.train.runs import MODEL_FILE, RunResult, metrics_doc, run_summary, write_metrics
 
 __all__ = ["DistillConfig", "SoftSegments", "apply_gain", "distill_loss", "fit_distilled",
            "soft_segments", "teacher_logits", "unique_audio_files"]  # fmt: skip

@@ -81,7 +81,6 @@ def _evaluate_track_head(
     """Segment scores from the segment head, track verdicts from the track head (a
     temperature cannot change which genre wins, so none is needed here)."""
     from mgr_desktop.train.embeddings import segment_embeddings
-    from mgr_desktop.train.probe import evaluate_embeddings, track_logits
 
     model.eval()
     embeddings = [
@@ -107,3 +106,38 @@ def window_logp_per_track(
     evaluate(model, feats, targets, labels, cfg, device, hop_seconds, d,
              per_track_out=ev_hook)  # fmt: skip
     return [torch.from_numpy(ev_hook[i]) for i in sorted(ev_hook)]
+
+
+def track_logits(
+    model: nn.Module, embeddings: list[torch.Tensor], device: torch.device
+) -> torch.Tensor:
+    """(tracks, classes) verdict logits (before the temperature)."""
+    model.eval()
+    with torch.inference_mode():
+        return torch.stack(
+            [model.track_logits(e.to(device)).float().cpu() for e in embeddings]  # type: ignore[operator]
+        )
+
+
+def window_logp(
+    model: nn.Module, embeddings: list[torch.Tensor], device: torch.device
+) -> list[torch.Tensor]:
+    model.eval()
+    with torch.inference_mode():
+        return [
+            torch.log_softmax(model.head_logits(e.to(device)).float(), -1).cpu()  # type: ignore[operator]
+            for e in embeddings
+        ]
+
+
+def evaluate_embeddings(
+    model: nn.Module,
+    embeddings: list[torch.Tensor],
+    targets: list[int],
+    labels: list[str],
+    device: torch.device,
+    temperature: float = 1.0,
+) -> Evaluation:
+    logp = window_logp(model, embeddings, device)
+    logp = [torch.log_softmax(w / temperature, -1) for w in logp]
+    return evaluation_from_window_logp([w.numpy() for w in logp], targets, labels)

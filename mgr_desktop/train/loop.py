@@ -27,6 +27,7 @@ from mgr_desktop.models.registry import build_model
 from mgr_desktop.train import events
 from mgr_desktop.train.augment import EpochPlan, make_batch, plan_epoch
 from mgr_desktop.train.calibrate import fit_temperature
+from mgr_desktop.train.class_weights import class_weights
 from mgr_desktop.train.data import TrainData
 from mgr_desktop.train.distributed import Dist, init_from_env
 from mgr_desktop.train.evaluation import evaluate, window_logp_per_track
@@ -36,6 +37,7 @@ from mgr_desktop.train.runs import (
     METRICS_FILE,
     MODEL_FILE,
     STATE_FILE,
+    RunResult,
     metrics_doc,
     run_summary,
     write_metrics,
@@ -44,17 +46,6 @@ from mgr_desktop.train.state import load_state, restore_rng, save_state
 
 __all__ = ["METRICS_FILE", "MODEL_FILE", "STATE_FILE", "EventSink", "ResumableState",
            "ResumeError", "RunResult", "evaluate", "fit"]  # fmt: skip
-
-
-@dataclass
-class RunResult:
-    status: str  # "finished" or "stopped"
-    out_dir: Path
-    metrics: dict[str, Any]
-
-    @property
-    def model_path(self) -> Path:
-        return self.out_dir / MODEL_FILE
 
 
 class ResumeError(Exception):
@@ -173,7 +164,6 @@ def _setup(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
     run.summary = run_summary(config, data)
-    from mgr_desktop.train.probe import class_weights
 
     _, train_y = data.arrays("train")
     weights = class_weights(torch.tensor(train_y), len(data.labels), config)

@@ -11,7 +11,7 @@ import math
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,8 +22,10 @@ from mgr_desktop.models.checkpoint import ModelInfo, save_model
 from mgr_desktop.models.registry import build_model
 from mgr_desktop.paths import cache_dir
 from mgr_desktop.train.calibrate import expected_calibration_error, fit_temperature
+from mgr_desktop.train.class_weights import class_weights
 from mgr_desktop.train.data import TrainData
 from mgr_desktop.train.embeddings import EmbeddingCache
+from mgr_desktop.train.evaluation import evaluate_embeddings, track_logits, window_logp
 from mgr_desktop.train.events import (
     BatchProgress,
     CacheDone,
@@ -38,12 +40,15 @@ from mgr_desktop.train.events import (
     RunStopped,
     TestMeasured,
 )
-from mgr_desktop.train.metrics import Evaluation, evaluation_from_window_logp
+from mgr_desktop.train.metrics import Evaluation
 from mgr_desktop.train.recipe import TrainConfig
-from mgr_desktop.train.runs import MODEL_FILE, metrics_doc, run_summary, write_metrics
-
-if TYPE_CHECKING:
-    from mgr_desktop.train.loop import RunResult
+from mgr_desktop.train.runs import (
+    MODEL_FILE,
+    RunResult,
+    metrics_doc,
+    run_summary,
+    write_metrics,
+)
 
 
 def fit_probe(
@@ -198,50 +203,6 @@ def scale_head(model: nn.Module, temperature: float) -> None:
             last.bias.div_(temperature)
 
 
-def track_logits(
-    model: nn.Module, embeddings: list[torch.Tensor], device: torch.device
-) -> torch.Tensor:
-    """(tracks, classes) verdict logits (before the temperature)."""
-    model.eval()
-    with torch.inference_mode():
-        return torch.stack(
-            [model.track_logits(e.to(device)).float().cpu() for e in embeddings]  # type: ignore[operator]
-        )
-
-
-def class_weights(y: torch.Tensor, n_classes: int, config: TrainConfig) -> torch.Tensor:
-    """Inverse-frequency weights (1 for a balanced set), so a genre with 10 tracks counts as
-    much as one with 100: GTZAN and its test are balanced even where a user's copy is not."""
-    if not config.balance_classes:
-        return torch.ones(n_classes)
-    counts = torch.bincount(y.cpu(), minlength=n_classes).float()
-    return torch.where(counts > 0, len(y) / (n_classes * counts.clamp_min(1)), 0.0)
-
-
-def window_logp(
-    model: nn.Module, embeddings: list[torch.Tensor], device: torch.device
-) -> list[torch.Tensor]:
-    model.eval()
-    with torch.inference_mode():
-        return [
-            torch.log_softmax(model.head_logits(e.to(device)).float(), -1).cpu()  # type: ignore[operator]
-            for e in embeddings
-        ]
-
-
-def evaluate_embeddings(
-    model: nn.Module,
-    embeddings: list[torch.Tensor],
-    targets: list[int],
-    labels: list[str],
-    device: torch.device,
-    temperature: float = 1.0,
-) -> Evaluation:
-    logp = window_logp(model, embeddings, device)
-    logp = [torch.log_softmax(w / temperature, -1) for w in logp]
-    return evaluation_from_window_logp([w.numpy() for w in logp], targets, labels)
-
-
 def probe_report(
     model: nn.Module,
     embeddings: list[torch.Tensor],
@@ -271,7 +232,6 @@ def run_probe(
 ) -> RunResult:
     """The whole frozen-backbone run: train, calibrate, save the best model, test if a test
     subset exists. Writes the same files as the full loop."""
-    from mgr_desktop.train.loop import RunResult
 
     out.mkdir(parents=True, exist_ok=True)
     status, model, history, best_acc, best_epoch, temperature = fit_probe(

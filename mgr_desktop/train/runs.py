@@ -28,6 +28,19 @@ if TYPE_CHECKING:
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "last.safetensors"
 METRICS_FILE = "metrics.json"
+
+
+@dataclass
+class RunResult:
+    status: str  # "finished" or "stopped"
+    out_dir: Path
+    metrics: dict[str, Any]
+
+    @property
+    def model_path(self) -> Path:
+        return self.out_dir / MODEL_FILE
+
+
 RUN_FILE = "run.json"
 FINISHED, STOPPED = "finished", "stopped"
 
