@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         engine.device,
         engine.hop_seconds,
         temperature=engine.info.temperature,
+        track_head=engine.track_head,
     )
     report = ev.report()
     if not _all_finite(report):  # a model that overflows gets no verdict, and no exit 0

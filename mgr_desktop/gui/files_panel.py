@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from mgr_desktop.gui.file_list import FileListPanel
 from mgr_desktop.gui.file_table import DONE, FAILED, WAITING
 from mgr_desktop.gui.genre_readout import GenreReadout
+from mgr_desktop.gui.row_summary import ResultSummary
 from mgr_desktop.gui.spectrogram_view import SpectrogramView
 from mgr_desktop.gui.timeline import GenreTimeline
 from mgr_desktop.gui.track_loader import (
@@ -384,7 +385,7 @@ class FilesPanel(FileListPanel):
                 self.readout.show_probabilities(probs, caption)
             return
         # Until the details are there: the segment's genre and confidence from the summary.
-        seg = r.segment(r.segment_index_at(pos)) if hasattr(r, "segment_index_at") else None
+        seg = r.segment(r.segment_index_at(pos)) if isinstance(r, ResultSummary) else None
         if seg is None:
             return
         caption = f"at {pos:.1f} s (segment {seg.start:.1f}–{seg.end:.1f} s)"

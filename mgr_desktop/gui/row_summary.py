@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from mgr_desktop.inference.results import FileFailure, TrackResult
 from mgr_desktop.verdict import is_uncertain, verdict_text
 
 NO_GENRE = 255  # a segment with no signal
@@ -114,8 +115,8 @@ def _segment_code(s: Any, index: dict[str, int]) -> int:
     return index.get(s.genre, NO_GENRE)
 
 
-def summarize(result: Any) -> Any:
+def summarize(result: TrackResult | FileFailure) -> ResultSummary | FileFailure:
     """TrackResult -> ResultSummary; anything else (a failure) passes through."""
-    if hasattr(result, "segments") and hasattr(result, "probabilities"):
+    if isinstance(result, TrackResult):
         return ResultSummary(result)
     return result

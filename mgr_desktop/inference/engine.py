@@ -20,6 +20,7 @@ from mgr_desktop.inference.results import FileFailure, Segment, TrackResult
 from mgr_desktop.inference.sampled import classify_sampled
 from mgr_desktop.models.aggregate import track_log_probs
 from mgr_desktop.models.checkpoint import LoadedModel, ModelInfo, load_model
+from mgr_desktop.models.registry import get_architecture
 from mgr_desktop.verdict import SILENCE_DBFS, Decision, decide, outside_note
 
 # One verdict per file and model: the CLI and the window analyse with the same hop (segments
@@ -30,7 +31,6 @@ DEFAULT_HOP_SECONDS = 3.0
 SAMPLE_SEGMENTS = 20
 MIN_HOP_SECONDS, MAX_HOP_SECONDS = 0.1, 60.0
 BLOCK_SECONDS = 10.0  # decoded audio in flight per file
-MUSICNN_BATCH = 4  # per call: as fast per segment as 64 on a CPU, a sixteenth of the memory
 TOP_TAGS = 5
 NO_SIGNAL_NOTE = "no signal: the audio is silent or nearly so (below -60 dBFS)"
 log = logging.getLogger(__name__)
@@ -74,17 +74,16 @@ class Engine:
         # Segments per model call, fewer for huge segments so a batch's activations stay
         # bounded (a model file may ask for 30 s segments of many bands).
         cells = self.cfg.n_mels * self.cfg.segment_frames
-        self.batch_size = max(1, min(batch_size, 2**21 // cells))
-        if hasattr(loaded.model, "outputs"):  # musicnn: ~14 MB of activations per segment
-            self.batch_size = min(self.batch_size, MUSICNN_BATCH)
+        arch = get_architecture(loaded.info.arch)
+        self.batch_size = max(1, min(batch_size, 2**21 // cells, arch.segment_batch))
         # A model with a track head gives its verdict from the track's segment embeddings, at
         # the stored temperature; its segment head is calibrated in its own weights. Other
         # models' verdicts pool their segments' log-probabilities at that temperature.
-        self.track_head = hasattr(loaded.model, "track_logits")
+        self.track_head = arch.track_head
         self.temperature = loaded.info.temperature
         self.segment_temperature = 1.0 if self.track_head else self.temperature
         self.tag_names = list(loaded.info.tags)
-        self.has_tags = hasattr(loaded.model, "outputs")  # tag logits and embeddings too
+        self.has_tags = arch.music_tags  # tag logits and embeddings too
         # The tag head needs the unfused module's second output; fusion keeps `forward` only.
         if self.precision == "int8" and int8 is not None:
             self.model = int8

@@ -285,7 +285,8 @@ def _validate(s: _Student, epoch: int, row: dict[str, Any]) -> None:
         s.best_epoch = epoch + 1
         return
     ev = evaluate(s.model, valid_x, valid_y, s.data.labels, s.data.features_cfg, s.device,
-                  s.config.eval_hop_seconds)  # fmt: skip
+                  s.config.eval_hop_seconds,
+                  track_head=get_architecture(s.config.arch).track_head)  # fmt: skip
     row.update(valid_loss=ev.loss, valid_track_accuracy=ev.track_accuracy,
                valid_segment_accuracy=ev.segment_accuracy)  # fmt: skip
     if (ev.track_accuracy, -ev.loss) > s.best_key:
@@ -309,14 +310,16 @@ def _finish(
     valid_x, valid_y = data.arrays("valid")
     if valid_x:  # calibrate on validation, as the loop does
         logp = window_logp_per_track(model, valid_x, valid_y, data.labels, cfg, s.device,
-                                     config.eval_hop_seconds, Dist())  # fmt: skip
+                                     config.eval_hop_seconds, Dist(),
+                                     get_architecture(config.arch).track_head)  # fmt: skip
         temperature = fit_temperature(logp, valid_y)
     temperature = 1.0 if temperature is None else temperature
     test_x, test_y = data.arrays("test")
     report = None
     if test_x:
         report = evaluate(model, test_x, test_y, data.labels, cfg, s.device,
-                          config.eval_hop_seconds, temperature=temperature).report()  # fmt: skip
+                          config.eval_hop_seconds, temperature=temperature,
+                          track_head=get_architecture(config.arch).track_head).report()  # fmt: skip
     else:
         s.emit(Message("no test subset: the test was not measured"))
     segs = s.segs

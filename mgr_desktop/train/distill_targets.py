@@ -91,7 +91,9 @@ def teacher_logits(
     emit(CacheStarted(len(tracks)))
     progress = lambda d, n, p: emit(CacheProgress(d, n, str(p)))  # noqa: E731
     out: dict[str, torch.Tensor] = {}
-    if hasattr(teacher, "backbones") and hasattr(teacher, "head_logits"):
+    from mgr_desktop.models.transfer import MusicnnGenre
+
+    if isinstance(teacher, MusicnnGenre):  # the embedding cache reads its backbones
         from mgr_desktop.train.embeddings import EmbeddingCache
 
         store = EmbeddingCache(cache_dir() / "embeddings", teacher, cfg, hop_seconds)

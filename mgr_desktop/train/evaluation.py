@@ -26,10 +26,12 @@ def evaluate(
     batch_windows: int = 256,
     temperature: float = 1.0,
     per_track_out: dict[int, np.ndarray] | None = None,
+    track_head: bool = False,
 ) -> Evaluation:
     """Every window of every track (hop `hop_seconds`), aggregated per track as in inference.
-    Under torchrun each rank takes a share of the tracks and the results are gathered."""
-    if hasattr(model, "track_logits"):  # a track head gives the verdict, as in inference
+    Under torchrun each rank takes a share of the tracks and the results are gathered.
+    `track_head`: the architecture's (models.registry) verdict from its track head."""
+    if track_head:  # a track head gives the verdict, as in inference
         return _evaluate_track_head(model, feats, targets, labels, cfg, device, hop_seconds)
     d = dist or Dist()
     mine = list(range(d.rank, len(feats), d.world))
@@ -100,11 +102,12 @@ def window_logp_per_track(
     device: torch.device,
     hop_seconds: float,
     d: Dist,
+    track_head: bool = False,
 ) -> list[torch.Tensor]:
     """Each track's window log-probabilities (at temperature 1), for fitting a temperature."""
     ev_hook: dict[int, np.ndarray] = {}
     evaluate(model, feats, targets, labels, cfg, device, hop_seconds, d,
-             per_track_out=ev_hook)  # fmt: skip
+             per_track_out=ev_hook, track_head=track_head)  # fmt: skip
     return [torch.from_numpy(ev_hook[i]) for i in sorted(ev_hook)]
 
 

@@ -23,7 +23,7 @@ from mgr_desktop.config import FeatureConfig
 from mgr_desktop.device import pick_device
 from mgr_desktop.dsp.mel import normalise
 from mgr_desktop.models.checkpoint import CheckpointError, ModelInfo, save_model
-from mgr_desktop.models.registry import build_model
+from mgr_desktop.models.registry import build_model, get_architecture
 from mgr_desktop.train import events
 from mgr_desktop.train.augment import EpochPlan, make_batch, plan_epoch
 from mgr_desktop.train.calibrate import fit_temperature
@@ -308,8 +308,8 @@ def _end_epoch(run: _Run, epoch: int) -> None:
 def _evaluate(run: _Run, part: str, temperature: float = 1.0) -> Any:
     feats, targets = run.data.arrays(part)
     return evaluate(run.model, feats, targets, run.data.labels, run.data.features_cfg,
-                    run.device, run.config.eval_hop_seconds, run.d,
-                    temperature=temperature)  # fmt: skip
+                    run.device, run.config.eval_hop_seconds, run.d, temperature=temperature,
+                    track_head=get_architecture(run.config.arch).track_head)  # fmt: skip
 
 
 def _checkpoint(run: _Run, epoch: int, batch: int) -> None:
@@ -359,7 +359,8 @@ def _finish(run: _Run) -> RunResult:
     run.model.load_state_dict(best if best is not None else _best_from_disk(run.out, run.model, d))
     valid_x, valid_y = data.arrays("valid")
     logp = window_logp_per_track(run.model, valid_x, valid_y, data.labels, data.features_cfg,
-                                 run.device, run.config.eval_hop_seconds, d)  # fmt: skip
+                                 run.device, run.config.eval_hop_seconds, d,
+                                 get_architecture(run.config.arch).track_head)  # fmt: skip
     temperature = fit_temperature(logp, valid_y)
     report = None
     if data.split.test:

@@ -62,3 +62,19 @@ def test_resnet_pretrained_stem_is_the_sum_of_the_rgb_filters(
     torch.testing.assert_close(model.conv1.weight, fake["conv1.weight"].sum(1, keepdim=True))
     torch.testing.assert_close(model.layer1[0].conv1.weight, fake["layer1.0.conv1.weight"])
     assert model.fc.out_features == 10
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_the_registry_declares_what_each_model_can_do(arch: str) -> None:
+    """The engine and evaluation read abilities from the registry, never from attributes: the
+    declaration must match the model each architecture builds."""
+    spec = ARCHITECTURES[arch]
+    model = build_model(arch, 4).eval()
+    assert spec.track_head == callable(getattr(model, "track_logits", None))
+    assert spec.music_tags == callable(getattr(model, "outputs", None))
+    assert spec.segment_batch >= 1
+    if spec.music_tags:  # musicnn: ~14 MB of activations a segment
+        assert spec.segment_batch <= 8
+        x = torch.zeros(2, 1, spec.features.n_mels, spec.features.segment_frames)
+        logits, tags, emb = model.outputs(x)  # type: ignore[operator]
+        assert logits.shape == (2, 4) and tags.shape[0] == 2 and emb.shape[0] == 2
