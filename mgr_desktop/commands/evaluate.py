@@ -6,7 +6,8 @@ import argparse
 import json
 import math
 import sys
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from mgr_desktop.commands.common import (
     DEVICE_HELP,
@@ -18,6 +19,10 @@ from mgr_desktop.commands.common import (
 )
 from mgr_desktop.safetext import printable
 
+if TYPE_CHECKING:  # loaded when the command runs, not when the parser is built
+    from mgr_desktop.inference.results import FileFailure, TrackResult
+    from mgr_desktop.train.metrics import Evaluation
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from mgr_desktop.train.splits import SPLITS
@@ -27,63 +32,44 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", choices=(*SPLITS[:2], "all"), default="random")
     p.add_argument("--seed", type=int, default=0, help="seed of the random split")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
-    p.add_argument("--cache", metavar="DIR", help="feature cache folder")
     p.add_argument("--format", choices=("text", "json"), default="text")
     add_verbose(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from mgr_desktop.commands.common import load_engine
-    from mgr_desktop.commands.train import Printer
-    from mgr_desktop.train.data import prepare
-    from mgr_desktop.train.dataset_tracks import DatasetError
-    from mgr_desktop.train.loop import evaluate
+    from mgr_desktop.inference.engine import SAMPLE_SEGMENTS
+    from mgr_desktop.train.data import make_splits
+    from mgr_desktop.train.dataset_tracks import DatasetError, discover
 
-    engine = load_engine(args.model, args.device)
+    # The engine `classify` runs, with its settings: what the app would say of each track.
+    engine = load_engine(args.model, args.device, sample_segments=SAMPLE_SEGMENTS)
     if engine is None:
         return EXIT_USAGE
-    printer = Printer(enabled=args.format == "text")
     try:
-        data = prepare(
-            args.data,
-            "random" if args.split == "all" else args.split,
-            args.seed,
-            cache=args.cache,
-            features_cfg=engine.cfg,
-            on_event=printer,
-        )[0]
-    except DatasetError as e:
+        dataset = discover(args.data)
+        split = make_splits(dataset, "random" if args.split == "all" else args.split, args.seed)[0]
+    except (DatasetError, ValueError) as e:
         return fail_usage(str(e))
-    printer.close()
-    missing = [lab for lab in data.labels if lab not in engine.labels]
+    missing = [lab for lab in dataset.labels if lab not in engine.labels]
     if missing:
         return fail_usage(
             f"the model does not know genre(s) {', '.join(missing)} "
             f"(it knows {', '.join(engine.labels)})"
         )
     parts = ("train", "valid", "test") if args.split == "all" else ("test",)
-    feats: list[Any] = []
-    targets: list[int] = []
-    for part in parts:
-        x, y = data.arrays(part)
-        feats += x
-        # Indices into all the model's labels: an open-set model's "outside" verdict on a
-        # track of one of its genres counts as wrong, as it would in the app.
-        targets += [engine.all_labels.index(data.labels[i]) for i in y]
-    if not targets:  # the fault-filtered split of a folder without its test tracks
+    tracks = [t for part in parts for t in getattr(split, part)]
+    if not tracks:  # the fault-filtered split of a folder without its test tracks
         return fail_usage(f"the {args.split} split's test subset is empty for this folder")
-    ev = evaluate(
-        engine.model,
-        feats,
-        targets,
-        engine.all_labels,
-        engine.cfg,
-        engine.device,
-        engine.hop_seconds,
-        temperature=engine.info.temperature,
-        track_head=engine.track_head,
-    )
+    results = list(engine.classify_files([t.path for t in tracks]))
+    # Indices into all the model's labels: an open-set model's "none of its genres" on a
+    # track of one of its genres counts as wrong, as it would in the app.
+    targets = [engine.all_labels.index(t.label) for t in tracks]
+    ev, unscored = score_results(results, targets, engine.all_labels, engine.outside)
+    for path, reason in unscored:
+        print(f"mgr-desktop: not scored: {printable(path)}: {reason}", file=sys.stderr)
     report = ev.report()
+    report["unscored"] = len(unscored)
     if not _all_finite(report):  # a model that overflows gets no verdict, and no exit 0
         return fail_usage(
             f"{engine.path}: the model produced invalid output (NaN or infinite scores)"
@@ -93,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     present = len(cast(list[str], report["macro_f1_genres"]))
     print(
-        f"{len(targets)} tracks ({args.split} split): track accuracy "
+        f"{report['tracks']} tracks ({args.split} split): track accuracy "
         f"{report['track_accuracy']:.3f}, window accuracy {report['segment_accuracy']:.3f}, "
         f"macro F1 {report['macro_f1']:.3f} (mean over the {present} genres present)"
     )
@@ -107,6 +93,47 @@ def run(args: argparse.Namespace) -> int:
             )
     sys.stdout.flush()
     return EXIT_OK
+
+
+def score_results(
+    results: Sequence[TrackResult | FileFailure], targets: Sequence[int], labels: Sequence[str],
+    outside: str = "",
+) -> tuple[Evaluation, list[tuple[str, str]]]:  # fmt: skip
+    """The engine's results scored as the app shows them: each track's verdict (a genre, or
+    `outside`), and each audible segment's (a segment under -60 dBFS has none and does not
+    count). The loss is the mean -log probability of the true label over those segments.
+    A file that failed, or had no audible segment, is not scored: (path, reason) each."""
+    import numpy as np
+
+    from mgr_desktop.inference.results import TrackResult
+    from mgr_desktop.train.metrics import Evaluation
+
+    index = {lab: i for i, lab in enumerate(labels)}
+    genres = [lab for lab in labels if lab != outside]
+    t_true, t_pred, w_true, w_pred, losses = [], [], [], [], []
+    unscored: list[tuple[str, str]] = []
+    for r, y in zip(results, targets, strict=True):
+        if not isinstance(r, TrackResult):
+            unscored.append((r.path, r.error))
+            continue
+        if r.genre is None and not r.outside:
+            unscored.append((r.path, r.note or "no verdict"))
+            continue
+        t_true.append(y)
+        t_pred.append(index[outside if r.outside else cast(str, r.genre)])
+        for seg in r.segments:
+            if seg.genre is None and not seg.outside:
+                continue
+            p = dict(zip(genres, map(float, seg.probabilities), strict=True))
+            if outside:
+                p[outside] = max(0.0, 1.0 - sum(p.values()))
+            w_true.append(y)
+            w_pred.append(index[outside if seg.outside else cast(str, seg.genre)])
+            losses.append(-math.log(max(p[labels[y]], 1e-12)))
+    ev = Evaluation(list(labels), np.array(t_true, np.int64), np.array(t_pred, np.int64),
+                    np.array(w_true, np.int64), np.array(w_pred, np.int64),
+                    float(np.mean(losses)) if losses else 0.0)  # fmt: skip
+    return ev, unscored
 
 
 def _all_finite(value: Any) -> bool:
@@ -125,7 +152,8 @@ COMMAND = Command(
     "test a model on a GTZAN-style folder",
     "Per-track and per-segment accuracy, macro F1 (the mean over the genres the tested "
     "tracks belong to), per-genre precision/recall and the confusion matrix, on the test "
-    "subset of the chosen split (or every track with --split all).",
+    "subset of the chosen split (or every track with --split all). Each track is classified "
+    "exactly as `classify` does it (same engine, sampling and silence rule).",
     add_arguments,
     lambda args: run(args),  # late-bound, so a patched run() is the one called
 )

@@ -20,7 +20,7 @@ from tests.helpers import make_model_file
 def evaluate(model: Path, data: Path, cache: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "mgr_desktop", "evaluate", "--model", str(model), "--data",
-         str(data), "--cache", str(cache), "--device", "cpu", "--split", "all", *extra],
+         str(data), "--device", "cpu", "--split", "all", *extra],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 
@@ -148,3 +148,41 @@ def test_an_empty_test_subset_is_refused_in_one_line(
     assert last == (
         "mgr-desktop: error: the fault-filtered split's test subset is empty for this folder"
     )
+
+
+def test_evaluate_scores_exactly_what_classify_says(
+    trained_model: Path, small_corpus: Path, tmp_path: Path
+) -> None:
+    """Same engine, same silence rule: evaluate's confusion matrix and segment count are
+    classify's verdicts counted, on a corpus where one track is half silence."""
+    import numpy as np
+    import soundfile as sf
+
+    data = tmp_path / "data"
+    shutil.copytree(small_corpus, data)
+    quiet = next((data / "genres_original" / "blues").glob("*.wav"))
+    wave, sr = sf.read(quiet, dtype="float32")
+    wave[len(wave) // 2 :] = 0.0  # its second half: no genre, and no vote
+    sf.write(quiet, np.concatenate([wave, np.zeros(3 * sr, np.float32)]), sr)
+    proc = evaluate(trained_model, data, tmp_path, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    said = subprocess.run(
+        [sys.executable, "-m", "mgr_desktop", "classify", "--model", str(trained_model),
+         "--device", "cpu", "--no-cache", "--format", "json", str(data)],
+        capture_output=True, text=True, timeout=300, check=True,
+    ).stdout  # fmt: skip
+    labels = report["labels"]
+    confusion = np.zeros((len(labels), len(labels)), int)
+    audible = silent = 0
+    for line in said.splitlines():
+        r = json.loads(line)
+        truth = Path(r["path"]).parent.name
+        confusion[labels.index(truth), labels.index(r["genre"])] += 1
+        audible += sum(s["genre"] is not None for s in r["segments"])
+        silent += sum(s["genre"] is None for s in r["segments"])
+    assert silent >= 1  # the silent half is there, and classify gives it no genre
+    assert report["confusion"] == confusion.tolist()
+    assert report["windows"] == audible and report["unscored"] == 0
+    hits = int(np.trace(confusion))
+    assert report["track_accuracy"] == pytest.approx(hits / confusion.sum())
