@@ -4,8 +4,9 @@ verdict, and playback that the spectrogram and genre bars follow.
 Selecting a file decodes nothing in the GUI thread and nothing in full: `TrackLoader` streams
 the picture (an overview for a long track, whose playhead view is computed from the audio
 around the playhead), the `Player` streams the sound, and the per-segment probabilities for
-the readout while playing are recomputed for that one file (`ResultDetails`), since the table
-keeps only a summary per row. The table itself, and the status of each file's analysis, are
+the readout while playing come for that one file from the result cache, or from one full
+analysis where its verdict was sampled (`ResultDetails`), since the table keeps only a summary
+per row. The table itself, and the status of each file's analysis, are
 `FileListPanel`'s (file_list.py).
 """
 
@@ -247,8 +248,8 @@ class FilesPanel(FileListPanel):
             self.readout.confidence.setText(reason)
 
     def _want_details(self) -> None:
-        """The per-segment probabilities of the selected file, for the readout while playing:
-        recomputed with the active model for this one file (the table keeps summaries)."""
+        """The per-segment probabilities of the selected file, for the readout while playing
+        (the table keeps summaries): `ResultDetails` finds them in the cache or analyses."""
         row = self.model.row_for(self.current) if self.current else None
         if self.engine is None or row is None or row.status != DONE or self.current_details:
             return

@@ -241,8 +241,9 @@ def freeze_long_lived() -> None:
 
 class ResultDetails(QObject):
     """The selected file's full result (per-segment probabilities for the readout while
-    playing), recomputed with the active model on a thread of its own; the table keeps only
-    a summary per row."""
+    playing), on a thread of its own; the table keeps only a summary per row. It comes from
+    the result cache where the file's analysis there covers every segment (any file under two
+    minutes), else the file is analysed in full once (a long file's verdict was sampled)."""
 
     ready = Signal(str, object)  # path, TrackResult
 
@@ -251,6 +252,7 @@ class ResultDetails(QObject):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="details")
         self._pending: Future[None] | None = None
         self._generation = 0
+        self._cache: Any = None  # the details thread's own connection, opened there
 
     def request(self, engine: Any, path: str) -> None:
         self.cancel()
@@ -266,6 +268,8 @@ class ResultDetails(QObject):
     def shutdown(self) -> None:
         self.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._cache is not None:  # its lock makes closing from here safe
+            self._cache.close()
 
     def _classify(self, engine: Any, path: str, generation: int) -> None:
         from mgr_desktop.gui.workers import lower_thread_priority
@@ -275,9 +279,24 @@ class ResultDetails(QObject):
         if generation != self._generation:
             return
         try:  # every segment, for the timeline and the readout while playing
-            result = engine.classify_file(path, sampled=False)
+            result = self._cached_full(engine, path) or engine.classify_file(path, sampled=False)
         except Exception as e:  # the table already says why a file cannot be read
             log.info("details of %s: %s", path, e)
             return
         if isinstance(result, TrackResult) and generation == self._generation:
             self.ready.emit(path, result)
+
+    def _cached_full(self, engine: Any, path: str) -> Any:
+        """The cache's result for this file and model when it has every segment, else None."""
+        from mgr_desktop.inference.result_cache import ResultCache, file_key, model_key
+
+        if self._cache is None:
+            self._cache = ResultCache()
+        key = file_key(path)
+        if key is None or not self._cache.enabled:
+            return None
+        model = model_key(engine)
+        if not self._cache.contains(model, key):
+            return None
+        hit = self._cache.get(model, path, key)
+        return hit if hit is not None and not hit.sampled else None

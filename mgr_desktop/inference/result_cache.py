@@ -41,7 +41,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA = 3  # bump when the stored layout or the meaning of a result changes
+# Bump when the stored layout or the meaning of a result changes (4: results say whether
+# they were sampled).
+SCHEMA = 4
 BUSY_TIMEOUT_S = 2.0
 KEEP_MODELS = 4  # results are kept for the models used most recently; older ones are dropped
 FileKey = FileIdentity  # resolved path, size, mtime_ns, inode, ctime_ns

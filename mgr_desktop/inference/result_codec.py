@@ -26,6 +26,7 @@ def encode(result: TrackResult) -> tuple[bytes, bytes]:
         "tags": result.tags,
         "outside": result.outside,
         "outside_probability": result.outside_probability,
+        "sampled": result.sampled,
         "n": len(seg),
         "k": k,
         "seg_genres": genres,
@@ -83,4 +84,5 @@ def decode(path: str, doc_bytes: bytes, blob: bytes) -> TrackResult:
         tags={str(a): float(b) for a, b in doc["tags"].items()},
         outside=bool(doc.get("outside", False)),
         outside_probability=float(doc.get("outside_probability", 0.0)),
+        sampled=bool(doc["sampled"]),
     )

@@ -34,6 +34,7 @@ class TrackResult:
     tags: dict[str, float] = field(default_factory=dict)  # top music tags, when the model has them
     outside: bool = False  # none of the model's genres (an open-set model's verdict)
     outside_probability: float = 0.0
+    sampled: bool = False  # from spread segments (a long file): `segments` are only those
 
     @property
     def uncertain(self) -> bool:

@@ -13,6 +13,7 @@ files whose length is unknown before decoding, get the full analysis.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import TYPE_CHECKING
 
@@ -65,7 +66,8 @@ def classify_sampled(
             10.0 * np.log10(max(float(np.mean(np.square(core, dtype=np.float64))), 1e-20))
         )
     logp, tags, embs = engine.segment_outputs(torch.stack(windows))
-    return engine._verdict(str(path), seconds, logp, tags, embs, starts, np.array(levels), note)
+    result = engine._verdict(str(path), seconds, logp, tags, embs, starts, np.array(levels), note)
+    return dataclasses.replace(result, sampled=True)
 
 
 def _tail(path: str | os.PathLike[str], engine: Engine, seconds: float) -> tuple[float, str] | None:

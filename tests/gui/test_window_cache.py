@@ -58,3 +58,33 @@ def test_an_unchanged_folder_comes_back_from_the_cache(
     cli = {Path(r["path"]).name: (r["genre"], r["confidence"]) for r in rows}
     assert cli == {k: (g, pytest.approx(c, abs=1e-5)) for k, (g, c) in first.items()}
     assert decoded == []
+
+
+def test_the_selected_file_is_shown_from_its_cached_analysis(
+    window,
+    audio,  # noqa: F811 (the fixture imported above)
+    cnn_model,
+    qtbot,
+    decoded,
+) -> None:
+    """A short file's cached analysis has every segment: playing it shows those segments'
+    probabilities without analysing the file a second time."""
+    from tests.gui.fake_audio import FakeSoundDevice
+
+    window.use_model(str(cnn_model))
+    qtbot.waitUntil(lambda: window.engine is not None, timeout=30000)
+    drop(window, [audio["b"]])
+    files = window.files
+    qtbot.waitUntil(lambda: statuses(window) == {"b.flac": DONE}, timeout=30000)
+    assert decoded == ["b.flac"]  # the table's analysis, stored in the cache
+    files.player.backend = FakeSoundDevice(speed=1)
+    files.table.selectRow(0)
+    qtbot.waitUntil(lambda: files.current == str(audio["b"]) and files.player.loaded)
+    files.toggle_play()
+    qtbot.waitUntil(lambda: files.current_details is not None, timeout=30000)
+    files.stop()
+    assert decoded == ["b.flac"]  # the details came from the cache: no second analysis
+    summary, details = files.model.rows[0].result, files.current_details
+    assert not details.sampled
+    assert [s.genre for s in details.segments] == [s.genre for s in summary.segments]
+    assert details.segments[0].probabilities.shape == (len(window.engine.labels),)

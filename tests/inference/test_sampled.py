@@ -11,6 +11,7 @@ import torch
 
 from mgr_desktop.audio.decode import AudioDecodeError, open_audio
 from mgr_desktop.dsp.track_features import TrackFeatures
+from mgr_desktop.inference import result_codec as codec
 from mgr_desktop.inference.engine import Engine
 from mgr_desktop.inference.sampled import _span, classify_sampled, sampled_starts
 from tests.helpers import write
@@ -61,14 +62,15 @@ def test_long_files_get_a_sampled_verdict_and_short_ones_the_full_analysis(
     engine = Engine.from_file(cnn_model, "cpu", hop_seconds=3.0, sample_segments=5)
     for path in (long, mp3):
         r = engine.classify_file(path)
-        assert len(r.segments) == 5 and not r.note, path
+        assert len(r.segments) == 5 and not r.note and r.sampled, path
+        assert codec.decode(str(path), *codec.encode(r)).sampled  # the cache keeps it
         assert r.duration == pytest.approx(70.0, abs=0.1)
         starts = [s.start for s in r.segments]
         assert starts == sorted(starts) and starts[0] > 3.0 and starts[-1] < 64.0  # spread
         assert sum(r.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
     assert classify_sampled(engine, short, 5) is None  # 20 s < 2 x 5 segments: not worth it
     full = engine.classify_file(short)
-    assert len(full.segments) == 7
+    assert len(full.segments) == 7 and not full.sampled
 
 
 def test_the_sampled_verdict_agrees_with_the_full_one_on_a_steady_track(
