@@ -48,7 +48,9 @@ class ModelLoader(QObject):
 
         try:
             # The CLI's settings (hop, sampling): one verdict per file and model, one cache.
-            engine = Engine.from_file(path, device or "auto", sample_segments=SAMPLE_SEGMENTS)
+            # A core for the window: the model uses one thread fewer than the machine has.
+            engine = Engine.from_file(path, device or "auto", sample_segments=SAMPLE_SEGMENTS,
+                                      threads=max(1, (os.cpu_count() or 2) - 1))  # fmt: skip
         except (CheckpointError, DeviceUnavailableError) as e:
             self.model_failed.emit(path, getattr(e, "reason", str(e)))
             return
@@ -100,7 +102,6 @@ class FileWorker(QObject):
 
     @Slot(list)
     def classify(self, paths: list[str]) -> None:
-        import torch
 
         from mgr_desktop.inference.result_cache import ResultCache, cached_classify
         from mgr_desktop.inference.results import FileFailure
@@ -109,9 +110,6 @@ class FileWorker(QObject):
         engine = self.engine
         if engine is None:
             return
-        # A core for the window: the model uses one thread fewer than the machine has.
-        threads = torch.get_num_threads()
-        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
         cache = ResultCache()  # this thread's connection: an unchanged file comes back at once
         try:
             # One pass over the batch, so decoding the next files overlaps the model.
@@ -130,7 +128,6 @@ class FileWorker(QObject):
                     self.file_started.emit(paths[i + 1])
         finally:
             cache.close()
-            torch.set_num_threads(threads)
         self.batch_finished.emit()
 
 

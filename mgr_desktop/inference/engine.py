@@ -51,9 +51,11 @@ class Engine:
         batch_size: int = 32,  # segments a call: 64 measured no faster and ~50 MB larger
         precision: str = "auto",
         sample_segments: int = 0,
+        threads: int | None = None,
     ) -> None:
         """`sample_segments` > 0: a long file's verdict from that many segments spread over
-        it, decoded by seeking (inference/sampled.py); 0 analyses every segment."""
+        it, decoded by seeking (inference/sampled.py); 0 analyses every segment. `threads`:
+        the CPU threads `classify_files` shares among its workers (default: torch's)."""
         self.info: ModelInfo = loaded.info
         self.path = loaded.path
         self.cfg: FeatureConfig = loaded.info.features
@@ -68,6 +70,7 @@ class Engine:
             )
         self.hop_seconds = hop_seconds
         self.sample_segments = sample_segments
+        self.threads = max(1, threads or torch.get_num_threads())
         wants_int8 = (precision or "auto").lower() in ("auto", "int8")
         int8 = _int8_copy(loaded.model) if wants_int8 and self.device.type == "cpu" else None
         self.precision = pick_precision(precision, self.device, int8_ready=int8 is not None)
@@ -262,20 +265,16 @@ class Engine:
     ) -> Iterator[TrackResult | FileFailure]:
         """Results in input order, `workers` files in flight at once, in threads: libsndfile,
         soxr, the FFT and torch release the GIL (PyAV's decoding mostly does not, yet worker
-        processes measured no faster on two cores). On the CPU each file's torch work gets
-        its share of the threads: two files on one thread each beat one file on two."""
-        threads = torch.get_num_threads()
-        share = max(1, threads // workers) if self.device.type == "cpu" else threads
-        torch.set_num_threads(share)
-        try:
-            yield from self._classify_in_flight(paths, workers)
-        finally:
-            torch.set_num_threads(threads)
-
-    def _classify_in_flight(
-        self, paths: Iterable[str | os.PathLike[str]], workers: int
-    ) -> Iterator[TrackResult | FileFailure]:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="classify") as pool:
+        processes measured no faster on two cores). On the CPU each worker thread gets its
+        share of the engine's `threads`, set once as it starts (two files on one thread each
+        beat one file on two); nothing else's thread count changes."""
+        share = max(1, self.threads // workers) if self.device.type == "cpu" else self.threads
+        with ThreadPoolExecutor(
+            max_workers=workers,
+            thread_name_prefix="classify",
+            initializer=torch.set_num_threads,
+            initargs=(share,),
+        ) as pool:
             pending: list[tuple[str, Future[TrackResult]]] = []
             it = iter(paths)
             for p in it:

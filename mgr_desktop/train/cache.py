@@ -7,13 +7,12 @@ temporary name and renamed: a killed run leaves nothing a later run would trust.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,10 +116,11 @@ class FeatureCache:
 
         done = result.hits
         n = workers or os.cpu_count() or 1
-        # One torch thread per worker: the workers already fill the cores (libsndfile, soxr and
-        # torch all release the GIL), and nested thread pools would oversubscribe them.
-        with _torch_threads(1 if n > 1 else torch.get_num_threads()), \
-                ThreadPoolExecutor(max_workers=n, thread_name_prefix="cache") as pool:  # fmt: skip
+        # One torch thread per worker, set once as it starts: the workers already fill the
+        # cores (libsndfile, soxr and torch all release the GIL), and nested thread pools would
+        # oversubscribe them. The caller's own thread count is left alone.
+        one_each = {"initializer": torch.set_num_threads, "initargs": (1,)} if n > 1 else {}
+        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="cache", **one_each) as pool:
             for p, feats, problem in pool.map(one, todo):
                 done += 1
                 if problem == "stopped":
@@ -131,13 +131,3 @@ class FeatureCache:
                     result.features[str(p)] = feats
                 if on_progress:
                     on_progress(done, total, str(p))
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)

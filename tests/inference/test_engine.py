@@ -79,3 +79,29 @@ def test_labels_come_from_the_checkpoint(tmp_path: Path) -> None:
     path = make_model_file(tmp_path / "three.safetensors", labels=("a", "b", "c"))
     result = Engine.from_file(path, "cpu").classify_waveform(tone(3.0))
     assert set(result.probabilities) == {"a", "b", "c"}
+
+
+def test_each_worker_sets_its_thread_share_once_and_the_caller_keeps_its_own(
+    tmp_path: Path, cnn_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    paths = [write(tmp_path / f"{i}.wav", tone(4.0, 22050, 220.0 * (i + 1)), 22050)
+             for i in range(4)]  # fmt: skip
+    engine = Engine.from_file(cnn_model, "cpu", threads=4)
+    seen: dict[str, int] = {}
+    original = Engine.classify_file
+
+    def recording(self: Engine, path, *a, **kw):  # type: ignore[no-untyped-def]
+        seen[threading.current_thread().name] = torch.get_num_threads()
+        return original(self, path, *a, **kw)
+
+    monkeypatch.setattr(Engine, "classify_file", recording)
+    calls: list[int] = []
+    real_set = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.append(n) or real_set(n))
+    before = torch.get_num_threads()
+    results = list(engine.classify_files(paths, workers=2))
+    assert len(results) == 4 and torch.get_num_threads() == before
+    assert set(seen.values()) == {2} and len(seen) <= 2  # 4 threads shared by 2 workers
+    assert calls == [2] * len(seen)  # once per worker thread, never restored
