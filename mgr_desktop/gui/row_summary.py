@@ -10,6 +10,7 @@ The selected file's per-segment probabilities are recomputed when it is selected
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -20,7 +21,11 @@ from mgr_desktop.verdict import is_uncertain, verdict_text
 NO_GENRE = 255  # a segment with no signal
 OUTSIDE = 254  # a segment in none of the model's genres
 
-_labels_seen: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+@functools.lru_cache(maxsize=8)
+def _shared(labels: tuple[str, ...]) -> tuple[str, ...]:
+    """One tuple per model's labels for all its rows (the few models used lately)."""
+    return labels
 
 
 class SegmentSummary(NamedTuple):
@@ -59,7 +64,7 @@ class ResultSummary:
         self.outside = bool(getattr(result, "outside", False))
         self.tags: dict[str, float] = dict(result.tags) if result.tags else {}
         labels = tuple(result.probabilities)
-        self.labels = _labels_seen.setdefault(labels, labels)  # one tuple per model
+        self.labels = _shared(labels)
         self.probs = np.array(list(result.probabilities.values()), np.float32)
         segs = result.segments
         index = {lab: i for i, lab in enumerate(self.labels)}
