@@ -1,13 +1,11 @@
 """The genre verdict written into a file's own genre tag, on request only.
 
-ID3 TCON (mp3, and the ID3 chunk of WAV and AIFF), Vorbis comment GENRE (Ogg Vorbis, Opus,
-FLAC) and MP4 (c)gen (m4a). mutagen rewrites tags only, never the audio data; on top of that the
-file is replaced atomically: the original is copied to a temporary file in the same folder
-('.mgr-<random>.tagtmp', short whatever the original's name), the copy is tagged, read back,
-given the original's owner, permissions and extended attributes, synced to disk and renamed
-over the original. Any failure, and any signal, leaves the original untouched (see atomic.py:
-SIGINT and SIGTERM wait for the rename; after a SIGKILL the copy is left, and the next run's
-`sweep_leftovers` removes it). No Qt here: the CLI and the window share it.
+ID3 TCON (mp3, WAV and AIFF), Vorbis comment GENRE (Ogg Vorbis, Opus, FLAC), MP4 (c)gen (m4a).
+mutagen rewrites tags only, never the audio; and the file is replaced atomically: a copy in the
+same folder ('.mgr-<random>.tagtmp', short whatever the name) is tagged, read back, given the
+original's owner, mode and extended attributes (file_keeping.py), synced and renamed over it.
+Any failure or signal leaves the original untouched (atomic.py: SIGINT and SIGTERM wait for the
+rename; a SIGKILL's leftover copy is removed by the next run's `sweep_leftovers`). No Qt here.
 
 What is written, decided here once for both (`choose` and `decide`):
 - a file that already has a genre (an ID3v1 one included) keeps it unless the caller asks to
@@ -27,17 +25,21 @@ read its other frames must keep reading them, and some cannot read v2.4 - so its
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
 import re
 import shutil
-import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mgr_desktop.atomic import FileIdentity, TempFile, identity_of, sweep
+from mgr_desktop.audio.file_keeping import (
+    TagError,
+    keep_metadata,
+    reason_of,
+    sync_folder,
+    writable_stat,
+)
 
 # Formats whose genre tag we write, by the class mutagen picks after sniffing the content.
 ID3_KINDS = ("MP3", "WAVE", "AIFF")
@@ -60,10 +62,6 @@ KEPT = "already has genres"  # kept: genres are replaced only on request
 # Why a write is refused: the file is not the one whose audio gave the verdict.
 CHANGED = "the file changed since it was classified"
 TAG_SUFFIX = ".tagtmp"  # the temporary copies: '.mgr-<random>.tagtmp' (atomic.TempFile)
-
-
-class TagError(Exception):
-    """This file's genre tag cannot be read or written; the message says why in a few words."""
 
 
 class Verdict(Protocol):
@@ -117,7 +115,7 @@ def _open(path: str) -> Any:
     try:
         audio = mutagen.File(path)
     except mutagen.MutagenError as e:
-        raise TagError(f"cannot read its tags: {_reason(e)}") from e
+        raise TagError(f"cannot read its tags: {reason_of(e)}") from e
     except Exception as e:  # a damaged file must not end a batch
         raise TagError(f"cannot read its tags: {type(e).__name__}: {e}") from e
     if audio is None:
@@ -125,14 +123,6 @@ def _open(path: str) -> Any:
     if type(audio).__name__ not in ID3_KINDS + VORBIS_KINDS + MP4_KINDS:
         raise TagError(f"unsupported format for genre tags ({type(audio).__name__})")
     return audio
-
-
-def _reason(e: BaseException) -> str:
-    inner = e.__cause__ or e.__context__
-    if isinstance(e, OSError) or isinstance(inner, OSError):
-        err = e if isinstance(e, OSError) else inner
-        return str(err.strerror or err)  # type: ignore[union-attr]
-    return str(e) or type(e).__name__
 
 
 def _genres_of(audio: Any) -> list[str]:
@@ -252,7 +242,7 @@ def tag_file(
     verdict was made from, so a cache may keep the verdict under it."""
     genres = _values(genre)
     real = os.path.realpath(os.fspath(path))
-    st = _writable_stat(real)
+    st = writable_stat(real)
     if expect is not None and identity_of(real, st) != expect:
         raise TagError(CHANGED)
     kind = type(_open(real))  # refuse unsupported formats before copying anything
@@ -270,25 +260,9 @@ def tag_file(
         except TagError:
             raise
         except Exception as e:
-            raise TagError(f"cannot write its tags: {_reason(e)}") from e
-    _sync_folder(folder)
+            raise TagError(f"cannot write its tags: {reason_of(e)}") from e
+    sync_folder(folder)
     return old, identity_of(real, new)
-
-
-def _writable_stat(real: str) -> os.stat_result:
-    """The file's stat, or TagError when it (or its folder) cannot be rewritten."""
-    try:
-        st = os.stat(real)
-    except OSError as e:
-        raise TagError(str(e.strerror or e)) from e
-    if not stat.S_ISREG(st.st_mode):
-        raise TagError("not a regular file")
-    writable = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
-    if not os.access(real, os.W_OK) or not st.st_mode & writable:  # root passes os.access
-        raise TagError("the file is read-only")
-    if not os.access(os.path.dirname(real), os.W_OK | os.X_OK):
-        raise TagError("its folder is read-only")
-    return st
 
 
 def _tagged_copy(
@@ -301,37 +275,9 @@ def _tagged_copy(
     expected = _set_genre(audio, genres)
     if _genres_of(kind(tmp.path)) != expected:
         raise TagError("the tag did not read back as written")
-    if hasattr(os, "getuid") and (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
-        with contextlib.suppress(OSError):  # keep the owner where we may (root, group)
-            os.chown(tmp.path, st.st_uid, st.st_gid)
-    _copy_xattrs(real, tmp.path)
-    os.chmod(tmp.path, stat.S_IMODE(st.st_mode))  # last: an ACL copied above sets mode bits
+    keep_metadata(real, tmp.path, st)
     tmp.sync()
     return old
-
-
-def _copy_xattrs(src: str, dst: str) -> None:
-    """The original's extended attributes (desktop tags, ratings, comments, ACLs) onto the copy,
-    and only those. One that cannot be copied fails the write, as it would be lost with the
-    original; except security.* (SELinux labels and the like), which the system sets itself."""
-    if not hasattr(os, "listxattr"):  # Python has them on Linux only
-        return
-    try:
-        names = os.listxattr(src)
-    except OSError as e:
-        if e.errno in (errno.ENOTSUP, errno.ENOSYS):  # a filesystem without them
-            return
-        raise
-    for name in names:
-        try:
-            os.setxattr(dst, name, os.getxattr(src, name))
-        except OSError as e:
-            if not name.startswith("security."):
-                raise TagError(f"cannot keep its extended attribute {name}: {_reason(e)}") from e
-    with contextlib.suppress(OSError):  # inherited by the new file (a folder's default ACL)
-        for name in set(os.listxattr(dst)) - set(names):
-            if not name.startswith("security."):
-                os.removexattr(dst, name)
 
 
 def sweep_leftovers(folder: str | os.PathLike[str]) -> list[str]:
@@ -340,17 +286,6 @@ def sweep_leftovers(folder: str | os.PathLike[str]) -> list[str]:
     return sweep(folder, TAG_SUFFIX)
 
 
-def _sync_folder(folder: str) -> None:
-    """Make the rename durable where the platform allows it (POSIX)."""
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-# -- deciding ------------------------------------------------------------------------------
 def choose_labels(
     label: str | None,
     confidence: float,

@@ -41,7 +41,6 @@ from mgr_desktop.gui.track_loader import (
     TrackPicture,
     freeze_long_lived,
 )
-from mgr_desktop.verdict import OUTSIDE_TEXT
 
 WINDOW_SECONDS = 40.0  # a long track's full-resolution stretch around the playhead
 WINDOW_BEHIND = 12.0  # of which this much before the playhead
@@ -374,29 +373,12 @@ class FilesPanel(FileListPanel):
         d = self.current_details
         if d is not None and len(d.segments) and list(d.probabilities) == list(r.probabilities):
             i = max(0, int(np.searchsorted(self._detail_starts, pos, side="right")) - 1)
-            seg = d.segments[i]
-            caption = f"at {pos:.1f} s (segment {seg.start:.1f}–{seg.end:.1f} s)"
-            labels = list(d.probabilities)
-            probs = {lab: float(p) for lab, p in zip(labels, seg.probabilities, strict=True)}
-            if getattr(seg, "outside", False) and labels:
-                self.readout.show_outside(probs, caption)
-            elif seg.genre is None or not labels:
-                self.readout.show_no_signal(caption)
-            else:
-                self.readout.show_probabilities(probs, caption)
+            self.readout.show_track_segment(d.segments[i], list(d.probabilities), pos)
             return
         # Until the details are there: the segment's genre and confidence from the summary.
         seg = r.segment(r.segment_index_at(pos)) if isinstance(r, ResultSummary) else None
-        if seg is None:
-            return
-        caption = f"at {pos:.1f} s (segment {seg.start:.1f}–{seg.end:.1f} s)"
-        if seg.outside:
-            self.readout.clear(OUTSIDE_TEXT)
-            self.readout.confidence.setText(caption)
-        elif seg.genre is None:
-            self.readout.show_no_signal(caption)
-        else:
-            self.readout.show_segment(seg.genre, seg.confidence, caption)
+        if seg is not None:
+            self.readout.show_summary_segment(seg, pos)
 
     def _update_transport(self) -> None:
         if self.player.playing != self._was_playing:

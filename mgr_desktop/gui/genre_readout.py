@@ -6,7 +6,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
+from mgr_desktop.gui.row_summary import SegmentSummary
 from mgr_desktop.gui.theme import genre_colour
+from mgr_desktop.inference.results import Segment
 from mgr_desktop.verdict import OUTSIDE_TEXT, UNCERTAIN_BELOW
 
 
@@ -119,3 +121,30 @@ class GenreReadout(QWidget):
         for label, p in probabilities.items():
             self.bars[label].setValue(round(p * 1000))
             self.bars[label].setToolTip(f"{label}: {p:.1%}")
+
+    def show_track_segment(self, seg: Segment, labels: list[str], pos: float) -> None:
+        """A full result's segment, playing at `pos` s: its whole probability vector, or why
+        there is none."""
+        caption = _caption(seg, pos)
+        probs = {lab: float(p) for lab, p in zip(labels, seg.probabilities, strict=True)}
+        if seg.outside and labels:
+            self.show_outside(probs, caption)
+        elif seg.genre is None or not labels:
+            self.show_no_signal(caption)
+        else:
+            self.show_probabilities(probs, caption)
+
+    def show_summary_segment(self, seg: SegmentSummary, pos: float) -> None:
+        """A table summary's segment, playing at `pos` s: its genre and confidence only."""
+        caption = _caption(seg, pos)
+        if seg.outside:
+            self.clear(OUTSIDE_TEXT)
+            self.confidence.setText(caption)
+        elif seg.genre is None:
+            self.show_no_signal(caption)
+        else:
+            self.show_segment(seg.genre, seg.confidence, caption)
+
+
+def _caption(seg: Segment | SegmentSummary, pos: float) -> str:
+    return f"at {pos:.1f} s (segment {seg.start:.1f}–{seg.end:.1f} s)"

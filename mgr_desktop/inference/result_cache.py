@@ -21,7 +21,6 @@ rest of the run (a database another program holds locked costs one busy wait, no
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import sqlite3
@@ -29,10 +28,10 @@ import threading
 import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mgr_desktop import __version__
 from mgr_desktop.atomic import FileIdentity, identity
+from mgr_desktop.inference.model_identity import model_identity
 from mgr_desktop.inference.result_codec import decode, encode
 from mgr_desktop.inference.results import FileFailure, TrackResult
 
@@ -48,11 +47,6 @@ BUSY_TIMEOUT_S = 2.0
 KEEP_MODELS = 4  # results are kept for the models used most recently; older ones are dropped
 FileKey = FileIdentity  # resolved path, size, mtime_ns, inode, ctime_ns
 
-_model_digests: weakref.WeakKeyDictionary[Any, tuple[tuple[str, int, int], str]] = (
-    weakref.WeakKeyDictionary()
-)
-_digest_lock = threading.Lock()
-
 
 def default_path() -> Path:
     from mgr_desktop.paths import cache_dir
@@ -65,30 +59,9 @@ def file_key(path: str | os.PathLike[str]) -> FileKey | None:
     return identity(path)
 
 
-def model_file_digest(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def model_key(engine: Engine) -> str:
-    """The model's identity: its file's bytes (hashed once per engine and file version), the
-    hop between analysis windows, the arithmetic (float32 or bfloat16) and the program version
-    (which fixes how verdicts are made)."""
-    path = os.fspath(engine.path)
-    st = os.stat(path)
-    stamp = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
-    with _digest_lock:
-        known = _model_digests.get(engine)
-    if known is None or known[0] != stamp:
-        known = (stamp, model_file_digest(path))
-        with _digest_lock:
-            _model_digests[engine] = known
-    hop, precision = float(engine.hop_seconds), engine.precision
-    sampled = int(getattr(engine, "sample_segments", 0))  # a verdict from N spread segments
-    return f"{known[1]}:hop={hop!r}:{precision}:n{sampled}:v{__version__}:s{SCHEMA}"
+    """The model's identity (model_identity.py) and this database's layout."""
+    return f"{model_identity(engine)}:s{SCHEMA}"
 
 
 # -- the database ----------------------------------------------------------------------------
