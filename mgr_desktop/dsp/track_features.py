@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from mgr_desktop.config import FeatureConfig
+from mgr_desktop.dsp.frames import CentredFrames
 
 
 class TrackFeatures:
@@ -20,7 +21,7 @@ class TrackFeatures:
     def __init__(self, columns: Callable[[np.ndarray], np.ndarray], cfg: FeatureConfig) -> None:
         self.columns = columns  # samples (no centre padding) -> features (n_mels, frames)
         self.cfg = cfg
-        self._buf = np.zeros(self.cfg.n_fft // 2, np.float32)  # the centring pad
+        self._frames = CentredFrames(cfg.n_fft, cfg.hop_length)
         self.samples = 0
         self.decoded = 0
         self._energy: list[np.ndarray] = []  # sum of squares per hop of samples
@@ -31,8 +32,7 @@ class TrackFeatures:
         block = np.asarray(block, np.float32)
         self.samples += len(block)
         self._add_energy(block)
-        self._buf = np.concatenate([self._buf, block])
-        return self._columns()
+        return self._columns(self._frames.push(block))
 
     def finish(self) -> np.ndarray:
         """The last columns: a track shorter than one segment is padded to one (as
@@ -40,8 +40,7 @@ class TrackFeatures:
         self.decoded = self.samples  # the track's own length, before any padding
         short = self.cfg.segment_samples - self.samples
         cols = [self.push(np.zeros(short, np.float32))] if short > 0 else []
-        self._buf = np.concatenate([self._buf, np.zeros(self.cfg.n_fft // 2, np.float32)])
-        cols.append(self._columns())
+        cols.append(self._columns(self._frames.finish()))
         if len(self._partial):
             self._energy.append(np.array([np.square(self._partial, dtype=np.float64).sum()]))
             self._partial = np.zeros(0, np.float32)
@@ -52,15 +51,10 @@ class TrackFeatures:
         """Sum of squared samples per hop-long chunk, for segment levels."""
         return np.concatenate(self._energy) if self._energy else np.zeros(0)
 
-    def _columns(self) -> np.ndarray:
-        hop, n_fft = self.cfg.hop_length, self.cfg.n_fft
-        if len(self._buf) < n_fft:
+    def _columns(self, span: np.ndarray | None) -> np.ndarray:
+        if span is None:
             return np.zeros((self.cfg.n_mels, 0), np.float32)
-        n = 1 + (len(self._buf) - n_fft) // hop
-        span = self._buf[: (n - 1) * hop + n_fft]
-        cols = self.columns(np.ascontiguousarray(span))
-        self._buf = self._buf[n * hop :]
-        return cols
+        return self.columns(span)
 
     def _add_energy(self, block: np.ndarray) -> None:
         hop = self.cfg.hop_length

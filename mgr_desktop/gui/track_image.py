@@ -15,6 +15,7 @@ import os
 import numpy as np
 import torch
 
+from mgr_desktop.dsp.frames import CentredFrames
 from mgr_desktop.dsp.mel import LogMel, compress
 
 OVERVIEW_COLUMNS = 4000  # a long track's whole-track image, at most
@@ -22,39 +23,29 @@ OVERVIEW_COLUMNS = 4000  # a long track's whole-track image, at most
 
 class ColumnStream:
     """Blocks of audio -> mel power columns of a centred STFT with zero padding (as LogMel on
-    the whole signal), keeping only n_fft samples of context between blocks."""
+    the whole signal), cut by the one streaming frame-cutter (dsp/frames.py)."""
 
     def __init__(self, mel: LogMel) -> None:
         self.mel = mel
-        cfg = mel.cfg
-        self.n_fft, self.hop = cfg.n_fft, cfg.hop_length
-        self._buf = np.zeros(self.n_fft // 2, np.float32)  # the centring pad
+        self.hop = mel.cfg.hop_length
+        self._frames = CentredFrames(mel.cfg.n_fft, self.hop)
         self.samples = 0
-        self.frames = 0
 
     def feed(self, x: np.ndarray) -> np.ndarray:
         self.samples += len(x)
-        self._buf = np.concatenate([self._buf, x]) if len(self._buf) else x
-        return self._take()
+        return self._power(self._frames.push(x))
 
     def finish(self) -> np.ndarray:
         """The last columns: pad the end as the centred STFT does; 1 + samples // hop in all."""
-        self._buf = np.concatenate([self._buf, np.zeros(self.n_fft // 2, np.float32)])
-        cols = self._take()
-        want = 1 + self.samples // self.hop - (self.frames - cols.shape[1])
-        return cols[:, : max(0, want)]
+        before = self._frames.frames
+        cols = self._power(self._frames.finish())
+        return cols[:, : max(0, 1 + self.samples // self.hop - before)]
 
-    def _take(self) -> np.ndarray:
-        n = len(self._buf)
-        k = 1 + (n - self.n_fft) // self.hop if n >= self.n_fft else 0
-        if k <= 0:
+    def _power(self, span: np.ndarray | None) -> np.ndarray:
+        if span is None:
             return np.zeros((self.mel.cfg.n_mels, 0), np.float32)
-        span = self.n_fft + (k - 1) * self.hop
         with torch.inference_mode():
-            cols = self.mel.power(torch.from_numpy(np.ascontiguousarray(self._buf[:span])), False)
-        self._buf = self._buf[k * self.hop :].copy()
-        self.frames += k
-        return cols.numpy()
+            return self.mel.power(torch.from_numpy(span), False).numpy()
 
 
 def to_db(power: np.ndarray, mel: LogMel) -> np.ndarray:

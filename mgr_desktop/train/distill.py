@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 from mgr_desktop.config import FeatureConfig
 from mgr_desktop.device import pick_device
-from mgr_desktop.dsp.mel import normalise
+from mgr_desktop.dsp.mel import compress, normalise
 from mgr_desktop.models.checkpoint import ModelInfo, save_model
 from mgr_desktop.models.registry import build_model, get_architecture
 from mgr_desktop.train.augment import make_batch, plan_epoch
@@ -94,9 +94,9 @@ def apply_gain(x: torch.Tensor, cfg: FeatureConfig, gain_db: torch.Tensor) -> to
     """Features (b, n_mels, frames) as if the audio had been `gain_db` (b,) louder: exact for
     both compressions (mel power scales by 10^(dB/10)); padding and masks stay silent."""
     g = gain_db.to(x.dtype).view(-1, *([1] * (x.dim() - 1)))
-    if cfg.compression == "log10_1p":
-        scaled = (torch.pow(10.0, x) - 1.0).clamp_min(0.0) * torch.pow(10.0, g / 10.0)
-        return torch.log10(1.0 + scaled)
+    if cfg.compression == "log10_1p":  # back to mel power, louder, and compressed again
+        power = (torch.pow(10.0, x) - 1.0).clamp_min(0.0) / cfg.log_gain
+        return compress(power * torch.pow(10.0, g / 10.0), cfg)
     return (x + g).clamp(cfg.db_floor, cfg.db_ceiling)
 
 
