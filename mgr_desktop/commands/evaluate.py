@@ -32,6 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", choices=(*SPLITS[:2], "all"), default="random")
     p.add_argument("--seed", type=int, default=0, help="seed of the random split")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    # Before evaluate ran the engine it read a feature cache; old scripts still pass this.
+    p.add_argument("--cache", metavar="DIR", help=argparse.SUPPRESS)
     p.add_argument("--format", choices=("text", "json"), default="text")
     add_verbose(p)
 
@@ -42,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
     from mgr_desktop.train.data import make_splits
     from mgr_desktop.train.dataset_tracks import DatasetError, discover
 
+    if args.cache:
+        print("mgr-desktop: note: evaluate no longer uses --cache (it classifies as classify "
+              "does)", file=sys.stderr)  # fmt: skip
     # The engine `classify` runs, with its settings: what the app would say of each track.
     engine = load_engine(args.model, args.device, sample_segments=SAMPLE_SEGMENTS)
     if engine is None:

@@ -186,3 +186,11 @@ def test_evaluate_scores_exactly_what_classify_says(
     assert report["windows"] == audible and report["unscored"] == 0
     hits = int(np.trace(confusion))
     assert report["track_accuracy"] == pytest.approx(hits / confusion.sum())
+
+
+def test_an_old_script_passing_cache_still_runs_and_is_told_it_is_unused(
+    trained_model: Path, small_corpus: Path, feature_cache: Path
+) -> None:
+    proc = evaluate(trained_model, small_corpus, feature_cache, "--cache", str(feature_cache))
+    assert proc.returncode == 0, proc.stderr
+    assert "evaluate no longer uses --cache" in proc.stderr

@@ -157,7 +157,7 @@ def test_evaluate_reports_the_same_metrics(
     )
     proc = subprocess.run(
         [sys.executable, "-m", "mgr_desktop", "evaluate", "--model", str(out / "model.safetensors"),
-         "--data", str(small_corpus), "--cache", str(feature_cache), "--format", "json"],
+         "--data", str(small_corpus), "--format", "json"],
         capture_output=True, text=True, timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
