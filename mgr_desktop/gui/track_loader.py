@@ -235,11 +235,8 @@ class TrackLoader(QObject):
 def freeze_long_lived() -> None:
     """Take every object alive now (modules, torch, librosa, Qt wrappers, a loaded model) out
     of the cyclic garbage collector's full passes. Walking them took ~0.36 s, with every thread
-    (the GUI's too) waiting on the interpreter; they live as long as the app anyway. What an
-    earlier call froze is thawed and collected first (once per model change): a replaced
-    model's cycles would otherwise stay frozen, and in memory, for good."""
-    gc.unfreeze()
-    gc.collect()
+    (the GUI's too) waiting on the interpreter; they live as long as the app anyway. (No
+    collection here: run from the loader's thread it deadlocked against a finalizer.)"""
     gc.freeze()
 
 
