@@ -154,7 +154,6 @@ class Int8FreqMax(nn.Module):
         rows = w.shape[2]
         self.parts = max(1, math.ceil(rows / MAX_KERNEL_ROWS))
         self.part_rows = math.ceil(rows / self.parts)
-        self.out_rows = None  # set from the input on each call
         self.kernel_rows = rows
         if self.parts > 1:  # kernel rows j*h..(j+1)*h-1 become input channel j
             w = F.pad(w, (0, 0, 0, self.parts * self.part_rows - rows))
@@ -171,13 +170,10 @@ class Int8FreqMax(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.pad(x, self.time_pad)
         if self.parts > 1:
-            out_rows = x.shape[2] - self.kernel_rows + 1
-            need = (self.parts - 1) * self.part_rows + out_rows + self.part_rows - 1
-            x = F.pad(x, (0, 0, 0, max(0, need - x.shape[2])))
-            x = torch.cat(
-                [x[:, :, j * self.part_rows : j * self.part_rows + out_rows + self.part_rows - 1]
-                 for j in range(self.parts)], dim=1,
-            )  # fmt: skip
+            rows = x.shape[2] - self.kernel_rows + self.part_rows  # what each part reads
+            x = F.pad(x, (0, 0, 0, max(0, (self.parts - 1) * self.part_rows + rows - x.shape[2])))
+            x = torch.cat([x[:, :, j * self.part_rows : j * self.part_rows + rows]
+                           for j in range(self.parts)], dim=1)  # fmt: skip
         q = torch.quantize_per_tensor(x.contiguous(memory_format=torch.channels_last),
                                       self.x_scale, self.x_zero, torch.quint8)  # fmt: skip
         cols = self.conv(q)
@@ -202,13 +198,14 @@ def quantize(model: Musicnn, calibration: dict[str, Any]) -> Musicnn:
 
 def quantize_genre_model(model: nn.Module) -> nn.Module | None:
     """An inference copy of a genre model with every musicnn backbone's front end in int8,
-    or None when this CPU or one of its backbones has no int8 path (no shipped ranges for
-    its weights)."""
-    names = getattr(model, "backbone_names", None)
-    if not names or not available():
+    or None when it has no musicnn backbone, or this CPU or one of its backbones has no int8
+    path (no shipped ranges for its weights)."""
+    from mgr_desktop.models.transfer import MusicnnGenre
+
+    if not isinstance(model, MusicnnGenre) or not available():
         return None
-    backbones = model.backbones  # type: ignore[union-attr]
-    cals = [load_calibration(n, b) for n, b in zip(names, backbones, strict=True)]  # type: ignore[arg-type]
+    backbones = cast("list[Musicnn]", list(model.backbones))
+    cals = [load_calibration(n, b) for n, b in zip(model.backbone_names, backbones, strict=True)]
     if any(c is None for c in cals):
         return None
     q = copy.copy(model)  # shares the heads; the backbones are new copies
