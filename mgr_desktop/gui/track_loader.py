@@ -293,11 +293,7 @@ class ResultDetails(QObject):
 
         if self._cache is None:
             self._cache = ResultCache()
-        key = file_key(path)
-        if key is None or not self._cache.enabled:
+        if not self._cache.enabled:
             return None
-        model = model_key(engine)
-        if not self._cache.contains(model, key):
-            return None
-        hit = self._cache.get(model, path, key)
+        hit = self._cache.get(model_key(engine), path, file_key(path))
         return hit if hit is not None and not hit.sampled else None
