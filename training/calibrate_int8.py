@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from real_music_embeddings import tracks
 
 from mgr_desktop.audio.decode import decode_file
 from mgr_desktop.config import MUSICNN_FEATURES, FeatureConfig
@@ -28,10 +29,9 @@ from mgr_desktop.models.musicnn import PRETRAINED, load_pretrained
 
 
 def calibration_tracks(shared: Path, count: int) -> list[Path]:
-    manifest = json.loads((shared / "gtzan-real/manifest.json").read_text())
-    gtzan = [shared / "gtzan-real/genres" / it["genre"] / f"{it['track']}.ogg"
-             for it in manifest.get("train", [])]  # fmt: skip
-    real = sorted((shared / "real-music-dev/audio").iterdir())
+    rows = tracks(shared)
+    gtzan = [Path(r["path"]) for r in rows if r["source"] == "gtzan" and r["subset"] == "train"]
+    real = sorted(Path(r["path"]) for r in rows if r["source"] == "real")
     pool = [p for p in gtzan + real if p.exists()]
     random.Random(0).shuffle(pool)
     return pool[:count]
