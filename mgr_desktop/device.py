@@ -52,12 +52,12 @@ def cpu_has_native_bf16() -> bool:
 
 
 def pick_precision(requested: str | None, device: torch.device, int8_ready: bool = False) -> str:
-    """The model's arithmetic. "auto" is int8 on a CPU for a model whose front end has shipped
-    int8 ranges (`int8_ready`: the musicnn backbones; ~3x faster, verdicts measured in
-    benchmarks/RESULTS.md), else bfloat16 on a CPU that has it in hardware, where convolutions
-    run 1.3-1.6x faster and the shipped model's verdicts stay float32's (80 of 80 GTZAN
-    tracks; track probabilities within 0.008), else float32. Features are always computed in
-    float32."""
+    """The model's arithmetic. "auto" is int8 on a CPU where the engine offers it
+    (`int8_ready`: a musicnn front end with shipped ranges whose filters gain little from
+    their low rank, see inference/engine.py), else bfloat16 on a CPU that has it in
+    hardware, where convolutions run 1.3-1.6x faster and the shipped model's verdicts stay
+    float32's (80 of 80 GTZAN tracks; track probabilities within 0.008), else float32.
+    Features are always computed in float32."""
     req = (requested or "auto").lower()
     if req not in PRECISION_CHOICES:
         raise ValueError(f"unknown precision {requested!r} ({', '.join(PRECISION_CHOICES)})")
