@@ -58,13 +58,8 @@ class AudioStream:
         self.min_seconds = min_seconds
         head = _check_file(path)
         kind = sniff(head)
-        ogg = _ogg_layout(path) if kind == "ogg" else None
-        # libsndfile decodes only the first stream of a chained Ogg file; FFmpeg all of them
-        chained = ogg is not None and ogg.chained
-        self._source: Source = (
-            FFmpegSource(path, head, kind) if chained else _open_source(path, head, kind)
-        )
-        self._cut = _ogg_cut(ogg)
+        self._cut = _ogg_cut(_ogg_layout(path)) if kind == "ogg" else ""
+        self._source: Source = _open_source(path, head, kind)
         # Where the first block starts, in seconds from the start of the file.
         self.start_seconds = 0.0
         if start_seconds > 0:
@@ -246,8 +241,8 @@ def _open_source(p: Path, head: bytes, kind: str | None) -> Source:
         except UseFFmpeg:
             return FFmpegSource(p, head, kind)
         except AudioDecodeError as first:
-            # An encoding libsndfile lacks (FLAC or Speex in Ogg, ...): FFmpeg may know it.
-            if kind == "ogg" or "unsupported" in first.reason:
+            # An encoding libsndfile lacks: FFmpeg may know it.
+            if "unsupported" in first.reason:
                 try:
                     return FFmpegSource(p, head, kind)
                 except AudioDecodeError:
