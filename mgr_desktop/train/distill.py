@@ -7,11 +7,11 @@ time shifts around each position, a random gain, and the loop's time and frequen
 
     loss = τ² · KL(teacher_τ ‖ student_τ)  +  α · CE(student, true genre)   (CE: labelled only)
 
-Same optimiser, schedule, clipping and events as the one loop (`train.loop.fit`): AdamW,
-OneCycle, `EpochStarted` / `BatchProgress` / `EpochEnded` / `FitFinished`, stop within one
-batch. There is no
-resume: a stopped run starts again. With validation tracks the best epoch on validation is
-kept and a temperature is fitted there, as in the loop; without them the last epoch is kept.
+The same lifecycle as the full network (`train.lifecycle`): AdamW, OneCycle, clipping,
+`EpochStarted` / `BatchProgress` / `EpochEnded` / `FitFinished`, stop within one batch, the
+best epoch on validation kept and a temperature fitted there, then the test. This module
+supplies the batches and the loss. There is no resume: a stopped run starts again. Without
+validation tracks the last epoch is kept.
 
 The teacher's outputs come from `train.distill_targets`: its backbone embeddings are cached
 per track under the user cache folder (the same `EmbeddingCache` the probe uses, so a probe's
@@ -25,7 +25,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,8 @@ from mgr_desktop.config import FeatureConfig
 from mgr_desktop.device import pick_device
 from mgr_desktop.dsp.mel import compress, normalise
 from mgr_desktop.models.checkpoint import ModelInfo, save_model
-from mgr_desktop.models.registry import build_model, get_architecture
+from mgr_desktop.models.registry import get_architecture
 from mgr_desktop.train.augment import make_batch, plan_epoch
-from mgr_desktop.train.calibrate import fit_temperature
 from mgr_desktop.train.class_weights import class_weights
 from mgr_desktop.train.data import TrainData
 from mgr_desktop.train.distill_targets import (
@@ -49,22 +48,25 @@ from mgr_desktop.train.distill_targets import (
     teacher_logits,
     unique_audio_files,
 )
-from mgr_desktop.train.distributed import Dist
-from mgr_desktop.train.evaluation import evaluate, window_logp_per_track
 from mgr_desktop.train.events import (
-    BatchProgress,
     CheckpointSaved,
     EpochEnded,
-    EpochStarted,
     EventSink,
-    FitFinished,
     Message,
     RunStopped,
-    TestMeasured,
     ignore,
 )
+from mgr_desktop.train.lifecycle import (
+    BestEpoch,
+    Optimiser,
+    TrainEpoch,
+    build_seeded,
+    calibrate_and_test,
+    evaluate_part,
+    finish,
+)
 from mgr_desktop.train.recipe import TrainConfig
-from mgr_desktop.train.runs import MODEL_FILE, RunResult, metrics_doc, run_summary, write_metrics
+from mgr_desktop.train.runs import MODEL_FILE, RunResult, metrics_doc, run_summary
 
 __all__ = ["DistillConfig", "SoftSegments", "apply_gain", "distill_loss", "fit_distilled",
            "soft_segments", "teacher_logits", "unique_audio_files"]  # fmt: skip
@@ -127,7 +129,7 @@ def distill_loss(
 @dataclass
 class _Student:
     """What the student's epochs share, and the best epoch so far (validation accuracy, then
-    the lower loss)."""
+    the lower loss; without validation, the last)."""
 
     config: TrainConfig
     distill: DistillConfig
@@ -135,14 +137,11 @@ class _Student:
     segs: SoftSegments
     weights: torch.Tensor  # per segment: its genre's class weight (1 for unlabelled)
     model: nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: Any
+    opt: Optimiser
     device: torch.device
     emit: EventSink
     stop: threading.Event | None
-    best_key: tuple[float, float] = (-1.0, -math.inf)
-    best_epoch: int = 0
-    best_state: dict[str, torch.Tensor] | None = None
+    best: BestEpoch = field(default_factory=BestEpoch)
 
 
 def fit_distilled(
@@ -180,7 +179,7 @@ def fit_distilled(
         _validate(student, epoch, row)
         # JSON has no NaN: the history says null where there was nothing to validate on.
         history.append({k: None if v != v else v for k, v in row.items()})
-        emit(EpochEnded.from_row(row, config.epochs, student.best_epoch))
+        emit(EpochEnded.from_row(row, config.epochs, student.best.epoch))
     return _finish(student, out, history, temperature, teacher_name)
 
 
@@ -212,18 +211,10 @@ def _set_up(
     cw = class_weights(segs.labels[known], len(labels), config)
     weights[known] = cw[segs.labels[known]]
 
-    torch.manual_seed(config.seed)
-    model = build_model(config.arch, len(labels)).to(device)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.peak_lr, weight_decay=config.weight_decay
-    )
+    model = build_seeded(config, len(labels), device)
     n = len(segs.windows) * config.crops_per_track
-    steps = math.ceil(n / config.batch_size)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.peak_lr, total_steps=config.epochs * steps
-    )
-    return _Student(config, distill, labelled, segs, weights, model, optimizer, scheduler,
-                    device, emit, stop)  # fmt: skip
+    opt = Optimiser.for_run(model.parameters(), config, math.ceil(n / config.batch_size))
+    return _Student(config, distill, labelled, segs, weights, model, opt, device, emit, stop)
 
 
 def _train_epoch(s: _Student, epoch: int) -> dict[str, Any] | None:
@@ -234,65 +225,49 @@ def _train_epoch(s: _Student, epoch: int) -> dict[str, Any] | None:
     batches = plan.batches(config.batch_size)
     g = torch.Generator().manual_seed(config.seed * 100_003 + epoch * 1009)
     gains = (torch.rand(len(plan.order), generator=g) * 2 - 1) * s.distill.gain_db
-    s.emit(EpochStarted(epoch, config.epochs, len(batches)))
     s.model.train()
-    t0 = time.perf_counter()
+    training = TrainEpoch(s.opt, epoch, len(batches), config.epochs, s.emit, s.stop)
     sums = np.zeros(3)
-    for b, idx in enumerate(batches):
-        if s.stop is not None and s.stop.is_set():
-            s.emit(RunStopped(epoch, b))
-            return None
+    for b in training:
+        idx = batches[b]
         x = make_batch(s.segs.windows, plan, idx, cfg.segment_frames, cfg.floor_value)
         x = normalise(apply_gain(x, cfg, gains[idx]), cfg).unsqueeze(1).to(s.device)
-        seg = torch.from_numpy(plan.order[idx])
-        losses, lr = _step(s, x, seg)
-        sums += losses * len(idx)
-        s.emit(BatchProgress(epoch, b, len(batches), float(losses[0]), lr,
-                             time.perf_counter() - t0))  # fmt: skip
+        loss, soft, hard = _losses(s, x, torch.from_numpy(plan.order[idx]))
+        losses = [training.step(loss), float(soft.detach()), float(hard.detach())]
+        sums += np.array(losses) * len(idx)
+    if training.stopped_at is not None:
+        s.emit(RunStopped(epoch, training.stopped_at))
+        return None
     mean = sums / len(plan.order)
     return {
         "epoch": epoch + 1, "train_loss": float(mean[0]), "train_soft_loss": float(mean[1]),
         "train_hard_loss": float(mean[2]), "valid_loss": math.nan,
         "valid_track_accuracy": math.nan, "valid_segment_accuracy": math.nan,
-        "lr": s.scheduler.get_last_lr()[0], "seconds": time.perf_counter() - t0,
+        "lr": s.opt.lr, "seconds": time.perf_counter() - training.started,
     }  # fmt: skip
 
 
-def _step(s: _Student, x: torch.Tensor, seg: torch.Tensor) -> tuple[np.ndarray, float]:
-    """One batch; its (total, soft, hard) losses and the learning rate it used."""
-    config, segs, device = s.config, s.segs, s.device
-    loss, soft, hard = distill_loss(
+def _losses(
+    s: _Student, x: torch.Tensor, seg: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One batch of segments `seg`: (total, soft, hard) losses, as `distill_loss`."""
+    segs, device = s.segs, s.device
+    return distill_loss(
         s.model(x).float(), segs.logits[seg].to(device), segs.labels[seg].to(device),
         s.weights[seg].to(device), s.distill.temperature, s.distill.alpha,
     )  # fmt: skip
-    s.optimizer.zero_grad(set_to_none=True)
-    lr = s.scheduler.get_last_lr()[0]
-    loss.backward()
-    if config.clip_value is not None:
-        nn.utils.clip_grad_value_(s.model.parameters(), config.clip_value)
-    elif config.clip_norm is not None:
-        nn.utils.clip_grad_norm_(s.model.parameters(), config.clip_norm)
-    s.optimizer.step()
-    s.scheduler.step()
-    return np.array([float(v.detach()) for v in (loss, soft, hard)]), lr
 
 
 def _validate(s: _Student, epoch: int, row: dict[str, Any]) -> None:
     """Fill in the row's validation scores and keep the best epoch; without validation tracks
     the last epoch is the one kept."""
-    valid_x, valid_y = s.data.arrays("valid")
-    if not valid_x:
-        s.best_epoch = epoch + 1
+    if not s.data.split.valid:
+        s.best.keep_last(s.model, epoch)
         return
-    ev = evaluate(s.model, valid_x, valid_y, s.data.labels, s.data.features_cfg, s.device,
-                  s.config.eval_hop_seconds,
-                  track_head=get_architecture(s.config.arch).track_head)  # fmt: skip
+    ev = evaluate_part(s.model, s.data, s.config, s.device, "valid")
     row.update(valid_loss=ev.loss, valid_track_accuracy=ev.track_accuracy,
                valid_segment_accuracy=ev.segment_accuracy)  # fmt: skip
-    if (ev.track_accuracy, -ev.loss) > s.best_key:
-        s.best_key = (ev.track_accuracy, -ev.loss)
-        s.best_epoch = epoch + 1
-        s.best_state = {k: v.detach().clone() for k, v in s.model.state_dict().items()}
+    s.best.offer(s.model, epoch, ev.track_accuracy, ev.loss)
 
 
 def _finish(
@@ -302,47 +277,28 @@ def _finish(
     temperature: float | None,
     teacher_name: str,
 ) -> RunResult:
-    """The best weights, calibrated on validation as in the loop, tested, saved."""
-    config, data, model, cfg = s.config, s.data, s.model, s.data.features_cfg
-    if s.best_state is not None:
-        model.load_state_dict(s.best_state)
-    model.eval()
-    valid_x, valid_y = data.arrays("valid")
-    if valid_x:  # calibrate on validation, as the loop does
-        logp = window_logp_per_track(model, valid_x, valid_y, data.labels, cfg, s.device,
-                                     config.eval_hop_seconds, Dist(),
-                                     get_architecture(config.arch).track_head)  # fmt: skip
-        temperature = fit_temperature(logp, valid_y)
-    temperature = 1.0 if temperature is None else temperature
-    test_x, test_y = data.arrays("test")
-    report = None
-    if test_x:
-        report = evaluate(model, test_x, test_y, data.labels, cfg, s.device,
-                          config.eval_hop_seconds, temperature=temperature,
-                          track_head=get_architecture(config.arch).track_head).report()  # fmt: skip
-    else:
-        s.emit(Message("no test subset: the test was not measured"))
+    """The best weights, calibrated and tested (`lifecycle.calibrate_and_test`), saved."""
+    config, data, model = s.config, s.data, s.model
+    s.best.restore(model)  # (without validation: the last epoch's, which it already has)
+    temperature, report = calibrate_and_test(model, data, config, s.device, s.emit,
+                                             temperature=temperature)  # fmt: skip
     segs = s.segs
     distilled = {
         "teacher": teacher_name, **asdict(s.distill),
         "labelled_tracks": segs.n_labelled_tracks, "labelled_segments": segs.n_labelled,
         "unlabelled_files": segs.n_unlabelled_files, "unlabelled_segments": segs.n_unlabelled,
     }  # fmt: skip
-    training = {**run_summary(config, data), "best_epoch": s.best_epoch,
+    training = {**run_summary(config, data), "best_epoch": s.best.epoch,
                 "epochs_completed": len(history),
-                "valid_track_accuracy": s.best_key[0] if valid_x else None,
+                "valid_track_accuracy": s.best.accuracy if data.split.valid else None,
                 "temperature": temperature, "distillation": distilled}  # fmt: skip
     if report is not None:
         training.update(test_track_accuracy=report["track_accuracy"],
                         test_segment_accuracy=report["segment_accuracy"])  # fmt: skip
     save_model(out / MODEL_FILE, model, ModelInfo(
-        config.arch, tuple(data.labels), cfg, name=out.name, temperature=temperature,
+        config.arch, tuple(data.labels), data.features_cfg, name=out.name, temperature=temperature,
         training=training))  # fmt: skip
     s.emit(CheckpointSaved("best", str(out / MODEL_FILE)))
     metrics = {**metrics_doc(history, data, report, len(history), finished=True),
                "temperature": temperature, "distillation": distilled}  # fmt: skip
-    write_metrics(out, metrics)
-    if report is not None:
-        s.emit(TestMeasured(report))
-    s.emit(FitFinished(str(out), str(out / MODEL_FILE)))
-    return RunResult("finished", out, metrics)
+    return finish(out, s.emit, metrics, report)

@@ -1,9 +1,13 @@
-"""The one training loop, used by `mgr-desktop train`, the training tab and torchrun.
+"""Training the full network: the run `mgr-desktop train`, the training tab and torchrun start.
+(A transfer architecture with a frozen backbone goes to `train.probe` from here.)
 
 `fit(config, data, out_dir, on_event, stop)` reports through typed events (`train.events`,
 so they cross a process queue) and stops within one batch when `stop` is set, leaving `last`
-to resume from. In pieces: `_setup`, `_train_epoch` (`_step` per batch), `_end_epoch`
-(evaluation, best model, checkpoint), `_stop` and `_finish` (the test of the best weights).
+to resume from. The lifecycle it shares with the probe and distillation (optimiser, schedule,
+clipping, stop, best on validation, calibration and test) is `train.lifecycle`'s; this module
+supplies the batches and loss, and what only this run has: torchrun, mixed precision and
+resume. In pieces: `_setup`, `_train_epoch` (`_loss` per batch), `_end_epoch` (evaluation,
+best model, checkpoint), `_stop` and `_finish`.
 """
 
 from __future__ import annotations
@@ -23,15 +27,22 @@ from mgr_desktop.config import FeatureConfig
 from mgr_desktop.device import pick_device
 from mgr_desktop.dsp.mel import normalise
 from mgr_desktop.models.checkpoint import CheckpointError, ModelInfo, save_model
-from mgr_desktop.models.registry import build_model, get_architecture
 from mgr_desktop.train import events
 from mgr_desktop.train.augment import EpochPlan, make_batch, plan_epoch
-from mgr_desktop.train.calibrate import fit_temperature
 from mgr_desktop.train.class_weights import class_weights
 from mgr_desktop.train.data import TrainData
 from mgr_desktop.train.distributed import Dist, init_from_env
-from mgr_desktop.train.evaluation import evaluate, window_logp_per_track
+from mgr_desktop.train.evaluation import evaluate
 from mgr_desktop.train.events import EventSink, ignore
+from mgr_desktop.train.lifecycle import (
+    BestEpoch,
+    Optimiser,
+    TrainEpoch,
+    build_seeded,
+    calibrate_and_test,
+    evaluate_part,
+    finish,
+)
 from mgr_desktop.train.recipe import TrainConfig
 from mgr_desktop.train.runs import (
     METRICS_FILE,
@@ -83,17 +94,15 @@ class _Run:
     device: torch.device
     d: Dist
     model: nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: Any
-    scaler: Any = None  # fp16 on CUDA only
+    opt: Optimiser
     amp_dtype: torch.dtype | None = None
     net: nn.Module | None = None  # the model, or its DistributedDataParallel wrapper
     loss_fn: nn.Module | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     state: ResumableState = field(default_factory=ResumableState)
-    # Only reported: the best weights of this session (after a resume they are on disk), and
-    # when the current epoch started.
-    best_weights: dict[str, torch.Tensor] | None = None
+    # The best epoch so far (its weights: this session's only; after a resume they are on
+    # disk), mirrored into `state`; and when the current epoch started.
+    best: BestEpoch = field(default_factory=BestEpoch)
     epoch_t0: float = 0.0
 
 
@@ -135,29 +144,24 @@ def _setup(
         emit = ignore
     else:
         out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)  # the initial weights, too, come from the seed
-    model = build_model(
-        config.arch,
+    model = build_seeded(
+        config,
         len(data.labels),
+        device,
         pretrained=config.pretrained and not resume,
         on_message=lambda t: emit(events.Message(t)),
     )
-    model.to(device)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.peak_lr, weight_decay=config.weight_decay
-    )
     per_rank = len(data.split.train) * config.crops_per_track // d.world
-    steps_per_epoch = math.ceil(per_rank / config.batch_size)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.peak_lr, total_steps=config.epochs * steps_per_epoch
-    )
-    run = _Run(config, data, out, emit, stop, device, d, model, optimizer, scheduler)
+    opt = Optimiser.for_run(model.parameters(), config, math.ceil(per_rank / config.batch_size))
+    run = _Run(config, data, out, emit, stop, device, d, model, opt)
     if device.type == "cuda":  # mixed precision: bf16 where the GPU has it, else fp16 + scaler
         run.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         if run.amp_dtype == torch.float16:
-            run.scaler = torch.amp.GradScaler("cuda")
+            opt.scaler = torch.amp.GradScaler("cuda")
     if resume:
         _resume(run)
+    # Ties stay with the earlier epoch: the state file keeps no validation loss to break them.
+    run.best = BestEpoch(run.state.best_acc, run.state.best_epoch, ties_to_lower_loss=False)
     run.net = model
     if d.enabled:
         run.net = nn.parallel.DistributedDataParallel(
@@ -196,10 +200,11 @@ def _resume(run: _Run) -> None:
     if FeatureConfig.from_dict(meta["features"]) != run.data.features_cfg:
         raise ResumeError(f"{path}: feature settings differ from this run's")
     run.model.load_state_dict(weights)
-    run.optimizer.load_state_dict(meta["optimizer"])
-    run.scheduler.load_state_dict(meta["scheduler"])
-    if run.scaler and meta["scaler"]:
-        run.scaler.load_state_dict(meta["scaler"])
+    opt = run.opt
+    opt.optimizer.load_state_dict(meta["optimizer"])
+    opt.scheduler.load_state_dict(meta["scheduler"])
+    if opt.scaler and meta["scaler"]:
+        opt.scaler.load_state_dict(meta["scaler"])
     restore_rng(meta["rng"])  # the CPU's generator, and the GPU's when it has one
     run.state = ResumableState.from_meta(meta)
     run.emit(events.Resumed(run.state.epoch, run.state.batch, str(path)))
@@ -219,26 +224,21 @@ def _train_epoch(run: _Run, epoch: int) -> int | None:
     if first == 0:  # a mid-epoch resume restored the RNG state instead
         torch.manual_seed(config.seed * 100_003 + epoch * 1009 + d.rank)
         state.loss_sum, state.loss_count = 0.0, 0
-    run.emit(events.EpochStarted(epoch, config.epochs, len(batches)))
     assert run.net is not None
     run.net.train()
     run.epoch_t0 = time.perf_counter()
-    for b in range(first, len(batches)):
-        if run.stop is not None and run.stop.is_set():
-            return b
-        loss, lr = _step(run, train_x, train_y, plan, batches[b])
+    training = TrainEpoch(run.opt, epoch, len(batches), config.epochs, run.emit, run.stop, first)
+    for b in training:
+        loss = training.step(_loss(run, train_x, train_y, plan, batches[b]))
         state.loss_sum += loss * len(batches[b])
         state.loss_count += len(batches[b])
-        elapsed = time.perf_counter() - run.epoch_t0
-        run.emit(events.BatchProgress(epoch, b, len(batches), loss, lr, elapsed))
-    return None
+    return training.stopped_at
 
 
-def _step(
+def _loss(
     run: _Run, train_x: list[Any], train_y: list[int], plan: EpochPlan, idx: Any
-) -> tuple[float, float]:
-    """One batch: augment, forward, backward, optimizer and schedule step. Returns (loss,
-    the learning rate it used)."""
+) -> torch.Tensor:
+    """One batch's loss: augmented, mixed up when the plan says, in mixed precision on CUDA."""
     cfg, device = run.data.features_cfg, run.device
     x = make_batch(train_x, plan, idx, cfg.segment_frames, cfg.floor_value)
     x = normalise(x, cfg).unsqueeze(1)
@@ -256,29 +256,7 @@ def _step(
         loss = run.loss_fn(logits.float(), y)
         if perm is not None:
             loss = lam * loss + (1 - lam) * run.loss_fn(logits.float(), y[perm])
-    run.optimizer.zero_grad(set_to_none=True)
-    lr = run.scheduler.get_last_lr()[0]  # the rate this batch uses
-    _backward(run, loss)
-    run.scheduler.step()
-    return float(loss.detach()), lr
-
-
-def _backward(run: _Run, loss: torch.Tensor) -> None:
-    config, scaler, optimizer = run.config, run.scaler, run.optimizer
-    if scaler:
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-    else:
-        loss.backward()
-    if config.clip_value is not None:
-        nn.utils.clip_grad_value_(run.model.parameters(), config.clip_value)
-    elif config.clip_norm is not None:
-        nn.utils.clip_grad_norm_(run.model.parameters(), config.clip_norm)
-    if scaler:
-        scaler.step(optimizer)
-        scaler.update()
-    else:
-        optimizer.step()
+    return loss
 
 
 # -- evaluation and checkpoints ----------------------------------------------------------------
@@ -286,15 +264,14 @@ def _end_epoch(run: _Run, epoch: int) -> None:
     """Validate, keep the model if it is the best so far, checkpoint, report."""
     config, d, state = run.config, run.d, run.state
     train_loss = d.mean(state.loss_sum / max(1, state.loss_count))
-    ev = _evaluate(run, "valid")
+    ev = evaluate_part(run.model, run.data, config, run.device, "valid", d)
     row = {"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": ev.loss,
            "valid_track_accuracy": ev.track_accuracy,
-           "valid_segment_accuracy": ev.segment_accuracy, "lr": run.scheduler.get_last_lr()[0],
+           "valid_segment_accuracy": ev.segment_accuracy, "lr": run.opt.lr,
            "seconds": time.perf_counter() - run.epoch_t0}  # fmt: skip
     state.history.append(row)
-    if ev.track_accuracy > state.best_acc:
-        state.best_acc, state.best_epoch = ev.track_accuracy, epoch + 1
-        run.best_weights = copy.deepcopy(run.model.state_dict())
+    if run.best.offer(run.model, epoch, ev.track_accuracy, ev.loss):
+        state.best_acc, state.best_epoch = run.best.accuracy, run.best.epoch
         if d.is_main:
             _save_model(run, epochs_completed=epoch + 1)
             run.emit(events.CheckpointSaved("best", str(run.out / MODEL_FILE)))
@@ -305,21 +282,14 @@ def _end_epoch(run: _Run, epoch: int) -> None:
     run.emit(events.EpochEnded.from_row(row, config.epochs, state.best_epoch))
 
 
-def _evaluate(run: _Run, part: str, temperature: float = 1.0) -> Any:
-    feats, targets = run.data.arrays(part)
-    return evaluate(run.model, feats, targets, run.data.labels, run.data.features_cfg,
-                    run.device, run.config.eval_hop_seconds, run.d, temperature=temperature,
-                    track_head=get_architecture(run.config.arch).track_head)  # fmt: skip
-
-
 def _checkpoint(run: _Run, epoch: int, batch: int) -> None:
     """Save the resumable state (rank 0) as at (epoch, batch)."""
     run.state.epoch, run.state.batch = epoch, batch
     if not run.d.is_main:
         return
     data = run.data
-    save_state(run.out / STATE_FILE, model=run.model, optimizer=run.optimizer,
-               scheduler=run.scheduler, scaler=run.scaler, meta={
+    save_state(run.out / STATE_FILE, model=run.model, optimizer=run.opt.optimizer,
+               scheduler=run.opt.scheduler, scaler=run.opt.scaler, meta={
                    **asdict(run.state), "config": run.config.to_dict(), "labels": data.labels,
                    "features": data.features_cfg.to_dict(), "split": data.split.to_json(),
                })  # fmt: skip
@@ -352,34 +322,21 @@ def _stop(run: _Run, epoch: int, batch: int) -> RunResult:
 
 
 def _finish(run: _Run) -> RunResult:
-    """Test once, with the best weights (chosen on validation, never on test), calibrated by
-    one temperature fitted on the validation tracks and saved with the model."""
+    """The best weights, calibrated and tested (`lifecycle.calibrate_and_test`), saved with
+    their temperature and test scores."""
     d, data, state = run.d, run.data, run.state
-    best = run.best_weights
-    run.model.load_state_dict(best if best is not None else _best_from_disk(run.out, run.model, d))
-    valid_x, valid_y = data.arrays("valid")
-    logp = window_logp_per_track(run.model, valid_x, valid_y, data.labels, data.features_cfg,
-                                 run.device, run.config.eval_hop_seconds, d,
-                                 get_architecture(run.config.arch).track_head)  # fmt: skip
-    temperature = fit_temperature(logp, valid_y)
-    report = None
-    if data.split.test:
-        report = _evaluate(run, "test", temperature).report()
-    else:
-        run.emit(events.Message("no test subset: the test was not measured"))
+    if not run.best.restore(run.model):
+        run.model.load_state_dict(_best_from_disk(run.out, run.model, d))
+    temperature, report = calibrate_and_test(run.model, data, run.config, run.device, run.emit,
+                                             d)  # fmt: skip
     metrics = metrics_doc(state.history, data, report, len(state.history), finished=True)
     if d.is_main:
-        write_metrics(run.out, metrics)
         scores = {} if report is None else {
             "test_track_accuracy": report["track_accuracy"],
             "test_segment_accuracy": report["segment_accuracy"],
             "test_macro_f1": report["macro_f1"]}  # fmt: skip
         _save_model(run, len(state.history), temperature, scores)
-    d.barrier()
-    if report is not None:
-        run.emit(events.TestMeasured(report))
-    run.emit(events.FitFinished(str(run.out), str(run.out / MODEL_FILE)))
-    return RunResult("finished", run.out, metrics)
+    return finish(run.out, run.emit, metrics, report, d)
 
 
 def _best_from_disk(out: Path, model: nn.Module, d: Dist) -> dict[str, torch.Tensor]:

@@ -1,8 +1,9 @@
 """A genre head on a frozen pretrained backbone, trained on cached segment embeddings.
 
-Same recipe and events as the full loop (AdamW, OneCycle, clipping; epoch and batch events,
-best-on-validation checkpoint, temperature fitted on validation), but each step touches only
-the head, so a run takes seconds once the embeddings are cached.
+The same lifecycle as the full network (`train.lifecycle`: AdamW, OneCycle, clipping; epoch
+and batch events, stop, best on validation), but each step touches only the head, so a run
+takes seconds once the embeddings are cached. Calibration and test are its own: the verdict
+comes from a track head fitted on the segment embeddings.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -19,7 +20,6 @@ from torch import nn
 
 from mgr_desktop.device import pick_device
 from mgr_desktop.models.checkpoint import ModelInfo, save_model
-from mgr_desktop.models.registry import build_model
 from mgr_desktop.paths import cache_dir
 from mgr_desktop.train.calibrate import expected_calibration_error, fit_temperature
 from mgr_desktop.train.class_weights import class_weights
@@ -27,28 +27,22 @@ from mgr_desktop.train.data import TrainData
 from mgr_desktop.train.embeddings import EmbeddingCache
 from mgr_desktop.train.evaluation import evaluate_embeddings, track_logits, window_logp
 from mgr_desktop.train.events import (
-    BatchProgress,
     CacheDone,
     CacheProgress,
     CacheStarted,
     CheckpointSaved,
     EpochEnded,
-    EpochStarted,
     EventSink,
-    FitFinished,
     Message,
     RunStopped,
-    TestMeasured,
 )
+from mgr_desktop.train.lifecycle import BestEpoch, Optimiser, TrainEpoch, build_seeded, finish
 from mgr_desktop.train.metrics import Evaluation
 from mgr_desktop.train.recipe import TrainConfig
-from mgr_desktop.train.runs import (
-    MODEL_FILE,
-    RunResult,
-    metrics_doc,
-    run_summary,
-    write_metrics,
-)
+from mgr_desktop.train.runs import MODEL_FILE, RunResult, metrics_doc, run_summary
+
+if TYPE_CHECKING:
+    from mgr_desktop.models.transfer import MusicnnGenre
 
 
 def fit_probe(
@@ -65,21 +59,10 @@ def fit_probe(
     from mgr_desktop.models.transfer import MusicnnGenre
 
     device = pick_device(config.device)
-    torch.manual_seed(config.seed)
-    model = build_model(config.arch, len(data.labels), pretrained=True)
+    model = build_seeded(config, len(data.labels), device, pretrained=True)
     assert isinstance(model, MusicnnGenre)
-    model.to(device).eval()
-    store = EmbeddingCache(
-        cache_dir() / "embeddings", model, data.features_cfg, config.eval_hop_seconds
-    )
-    tracks = [str(t.path) for p in ("train", "valid", "test") for t in getattr(data.split, p)]
-    emit(Message("embedding every segment with the frozen backbone"))
-    emit(CacheStarted(len(tracks)))
-    emb = store.build(
-        tracks, data.features, device,
-        on_progress=lambda d, n, p: emit(CacheProgress(d, n, str(p))), stop=stop,
-    )  # fmt: skip
-    emit(CacheDone(len(tracks), hits=0, failed=0))
+    model.eval()
+    emb = _embed_every_track(config, data, model, device, emit, stop)
 
     def part(name: str) -> tuple[list[torch.Tensor], list[int]]:
         index = {lab: i for i, lab in enumerate(data.labels)}
@@ -92,61 +75,32 @@ def fit_probe(
     y = torch.cat([torch.full((len(e),), c) for e, c in zip(train_e, train_y, strict=True)])
     y = y.to(device)
     model.set_standardisation(x)
-    head = model.head
-    opt = torch.optim.AdamW(head.parameters(), lr=config.peak_lr, weight_decay=config.weight_decay)
     steps = math.ceil(len(x) / config.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=config.peak_lr, total_steps=config.epochs * steps
-    )
+    opt = Optimiser.for_run(model.head.parameters(), config, steps)
     loss_fn = nn.CrossEntropyLoss(weight=class_weights(y, len(data.labels), config).to(device))
     history: list[dict[str, Any]] = []
-    best = (-1.0, -math.inf)
-    best_state: dict[str, torch.Tensor] = {}
-    best_epoch = 0
+    best = BestEpoch()
     for epoch in range(config.epochs):
-        emit(EpochStarted(epoch, config.epochs, steps))
-        t0 = time.perf_counter()
-        g = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-        order = torch.randperm(len(x), generator=g).to(device)
-        head.train()
-        total = 0.0
-        for b in range(steps):
-            if stop is not None and stop.is_set():
-                emit(RunStopped(epoch, b))
-                return "stopped", model, history, best[0], best_epoch, 1.0
-            idx = order[b * config.batch_size : (b + 1) * config.batch_size]
-            loss = loss_fn(model.head_logits(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.clip_value is not None:
-                nn.utils.clip_grad_value_(head.parameters(), config.clip_value)
-            elif config.clip_norm is not None:
-                nn.utils.clip_grad_norm_(head.parameters(), config.clip_norm)
-            lr = float(sched.get_last_lr()[0])  # typed float | Tensor; a float here
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(idx)
-            elapsed = time.perf_counter() - t0
-            emit(BatchProgress(epoch, b, steps, float(loss.detach()), lr, elapsed))
+        training = TrainEpoch(opt, epoch, steps, config.epochs, emit, stop)
+        train_loss = _train_head(model, x, y, loss_fn, training, config)
+        if training.stopped_at is not None:
+            emit(RunStopped(epoch, training.stopped_at))
+            return "stopped", model, history, best.accuracy, best.epoch, 1.0
         if not valid_e:  # no validation tracks (a final fit on everything): keep the last epoch
-            history.append({"epoch": epoch + 1, "train_loss": total / len(x)})
-            best_epoch = epoch + 1
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            history.append({"epoch": epoch + 1, "train_loss": train_loss})
+            best.keep_last(model, epoch)
             continue
         ev = evaluate_embeddings(model, valid_e, valid_y, data.labels, device)
         row = {
-            "epoch": epoch + 1, "train_loss": total / len(x), "valid_loss": ev.loss,
+            "epoch": epoch + 1, "train_loss": train_loss, "valid_loss": ev.loss,
             "valid_track_accuracy": ev.track_accuracy,
             "valid_segment_accuracy": ev.segment_accuracy,
-            "lr": float(sched.get_last_lr()[0]), "seconds": time.perf_counter() - t0,
+            "lr": opt.lr, "seconds": time.perf_counter() - training.started,
         }  # fmt: skip
         history.append(row)
-        if (ev.track_accuracy, -ev.loss) > best:  # ties go to the lower validation loss
-            best = (ev.track_accuracy, -ev.loss)
-            best_epoch = epoch + 1
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        emit(EpochEnded.from_row(row, config.epochs, best_epoch))
-    model.load_state_dict(best_state)
+        best.offer(model, epoch, ev.track_accuracy, ev.loss)  # ties: the lower validation loss
+        emit(EpochEnded.from_row(row, config.epochs, best.epoch))
+    best.restore(model)
     fit_track_head(model, train_e, train_y, config)
     temperature = 1.0
     if (
@@ -158,7 +112,51 @@ def fit_probe(
         temperature = fit_temperature(
             [z[None] for z in track_logits(model, valid_e, device)], valid_y
         )
-    return "finished", model, history, best[0], best_epoch, temperature
+    return "finished", model, history, best.accuracy, best.epoch, temperature
+
+
+def _embed_every_track(
+    config: TrainConfig,
+    data: TrainData,
+    model: MusicnnGenre,
+    device: torch.device,
+    emit: EventSink,
+    stop: threading.Event | None,
+) -> dict[str, np.ndarray]:
+    """Every track's segment embeddings by the frozen backbone, from the cache where it has
+    them: track path -> (segments, features)."""
+    store = EmbeddingCache(
+        cache_dir() / "embeddings", model, data.features_cfg, config.eval_hop_seconds
+    )
+    tracks = [str(t.path) for p in ("train", "valid", "test") for t in getattr(data.split, p)]
+    emit(Message("embedding every segment with the frozen backbone"))
+    emit(CacheStarted(len(tracks)))
+    emb = store.build(
+        tracks, data.features, device,
+        on_progress=lambda d, n, p: emit(CacheProgress(d, n, str(p))), stop=stop,
+    )  # fmt: skip
+    emit(CacheDone(len(tracks), hits=0, failed=0))
+    return emb
+
+
+def _train_head(
+    model: MusicnnGenre,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss_fn: nn.Module,
+    training: TrainEpoch,
+    config: TrainConfig,
+) -> float:
+    """One epoch of the head over every training segment, in an order drawn from the seed;
+    the mean training loss."""
+    g = torch.Generator().manual_seed(config.seed * 100_003 + training.epoch)
+    order = torch.randperm(len(x), generator=g).to(x.device)
+    model.head.train()
+    total = 0.0
+    for b in training:
+        idx = order[b * config.batch_size : (b + 1) * config.batch_size]
+        total += training.step(loss_fn(model.head_logits(x[idx]), y[idx])) * len(idx)
+    return total / len(x)
 
 
 def fit_track_head(
@@ -265,11 +263,7 @@ def run_probe(
     emit(CheckpointSaved("best", str(out / MODEL_FILE)))
     metrics = {**metrics_doc(history, data, test, len(history), finished=True), "valid": valid,
                "temperature": temperature}  # fmt: skip
-    write_metrics(out, metrics)
-    if test is not None:
-        emit(TestMeasured(test))
-    emit(FitFinished(str(out), str(out / MODEL_FILE)))
-    return RunResult("finished", out, metrics)
+    return finish(out, emit, metrics, test)
 
 
 def _part(
