@@ -1,1 +1,2 @@
-"""Training: GTZAN discovery, feature cache, splits, the one training loop, evaluation. No Qt."""
+"""Training: GTZAN discovery, feature cache, splits, one run lifecycle (`lifecycle`) for the full
+network, the frozen-backbone head and distillation, evaluation. No Qt."""
