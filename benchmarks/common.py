@@ -8,6 +8,7 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -28,6 +29,20 @@ def machine() -> str:
         f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), Python {platform.python_version()}"
     )
+
+
+def plain_engine(**kw: object) -> Any:
+    """The shipped model as trained: float32 on the CPU, the plain network (neither the
+    low-rank front end nor int8), every segment. The reference every fast path is compared
+    with."""
+    from mgr_desktop.inference.engine import Engine
+    from mgr_desktop.models.checkpoint import load_model
+    from mgr_desktop.paths import default_model_path
+
+    loaded = load_model(default_model_path())
+    engine = Engine(loaded, "cpu", precision="float32", **kw)  # type: ignore[arg-type]
+    engine.model = loaded.model.eval()
+    return engine
 
 
 def synthetic_tracks(folder: Path, n: int, seconds: float = 30.0, sr: int = 22050) -> list[Path]:

@@ -3,10 +3,11 @@
     python -m benchmarks.fast_verdicts [--shared ../shared] [--reference FILE.json]
         [--precision auto] [--full]
 
-The reference is the full analysis in float32 (every 3 s segment). The candidate is the
-engine as `classify` runs it by default (auto precision: int8 on an x86 CPU; sampled verdicts
-for long files), or with --full / --precision, those. Corpora: Debian's asc-music and
-drascula-music songs, real-music-dev's 450 previews, and GTZAN valid (its accuracy both ways).
+The reference is the plain network's full analysis in float32 (every 3 s segment). The
+candidate is the engine as `classify` runs it by default (auto precision, the low-rank front
+end; sampled verdicts for long files), or with --full / --precision, those. Corpora: Debian's
+asc-music and drascula-music songs, real-music-dev's 450 previews, and GTZAN valid (its
+accuracy both ways).
 A verdict is the genre, or "none of its genres". `--reference` keeps the float32 results
 between runs (they take minutes).
 """
@@ -18,7 +19,7 @@ import json
 import time
 from pathlib import Path
 
-from benchmarks.common import machine
+from benchmarks.common import machine, plain_engine
 from benchmarks.library_speed import library
 
 
@@ -65,7 +66,7 @@ def main() -> None:
     ref: dict[str, str] = {}
     if args.reference and args.reference.exists():
         ref = json.loads(args.reference.read_text())
-    exact = Engine.from_file(default_model_path(), "cpu", hop_seconds=3.0, precision="float32")
+    exact = plain_engine(hop_seconds=3.0)
     fast = Engine.from_file(default_model_path(), "cpu", hop_seconds=3.0,
                             precision=args.precision,
                             sample_segments=0 if args.full else SAMPLE_SEGMENTS)  # fmt: skip

@@ -7,9 +7,9 @@ Corpus: the real songs of Debian's asc-music and drascula-music packages (34 son
 7 min, mp3 and ogg), or a folder. Measured in one run, nothing from the result cache (the
 engine is called directly; the whole command with --no-cache is timed too):
   * librosa `load` + `melspectrogram` + `power_to_db` alone: the reference (bar <= 0.8x, goal 0.3x);
-  * the shipped model's full analysis (every 3 s segment of every song) in float32: the
-    reference verdicts, and what every figure before int8 measured;
-  * the full analysis at `--precision` (auto: int8 on an x86 CPU);
+  * the shipped model's full analysis (every 3 s segment of every song) in float32 through
+    the plain network: the reference verdicts, and what every figure before int8 measured;
+  * the full analysis at `--precision` (auto: the low-rank front end, see RESULTS.md);
   * its sampled verdict (`--segments` spread segments per song over 2 minutes, decoded by
     seeking), and for both, on how many songs it gives the reference's verdict (genre, or
     "none of its genres");
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from benchmarks.classify_speed import librosa_features
-from benchmarks.common import best_of, machine
+from benchmarks.common import best_of, machine, plain_engine
 from benchmarks.default_model_speed import AUDIO, debian_songs
 from mgr_desktop.inference.engine import SAMPLE_SEGMENTS
 
@@ -72,8 +72,7 @@ def main() -> None:
     t_ref = best_of(lambda: librosa_features(paths), repeat=args.repeat)
     print(f"librosa load+melspectrogram+power_to_db: {t_ref:.2f} s (reference)")
     engines = {
-        "float32, every segment (the reference)": Engine.from_file(
-            default_model_path(), "cpu", hop_seconds=3.0, precision="float32"),
+        "float32 plain network, every segment (the reference)": plain_engine(hop_seconds=3.0),
         f"{args.precision} precision, every segment (--full)": Engine.from_file(
             default_model_path(), "cpu", hop_seconds=3.0, precision=args.precision),
         f"{args.precision} precision, sampled (the default)": Engine.from_file(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -78,6 +78,7 @@ class AudioStream:
         self.duration = 0.0
         self.note = ""
         self._started = False
+        self._spans = 0
 
     def __enter__(self) -> AudioStream:
         return self
@@ -101,32 +102,19 @@ class AudioStream:
             raise ValueError("block_seconds must be positive")
         out_size = max(1, round(block_seconds * self.sample_rate))
         in_size = max(1, round(block_seconds * self.source_rate))
-        resampler = (
-            soxr.ResampleStream(
-                self.source_rate, self.sample_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY
-            )
-            if self.source_rate != self.sample_rate
-            else None
-        )
         pending: list[np.ndarray] = []
         have = 0
         total = 0
         try:
-            for mono in self._source.read(in_size):
-                y = mono if resampler is None else resampler.resample_chunk(mono)
-                if len(y):
-                    pending.append(y)
-                    have += len(y)
+            for y in self._resampled(in_size):
+                pending.append(y)
+                have += len(y)
                 while have >= out_size:
                     buf = pending[0] if len(pending) == 1 else np.concatenate(pending)
                     block, rest = buf[:out_size], buf[out_size:]
                     pending, have = ([rest] if len(rest) else []), len(rest)
                     total += len(block)
                     yield block
-            if resampler is not None:
-                tail = resampler.resample_chunk(np.zeros(0, np.float32), last=True)
-                if len(tail):
-                    pending.append(tail)
             if pending:
                 block = np.concatenate(pending) if len(pending) > 1 else pending[0]
                 total += len(block)
@@ -144,6 +132,45 @@ class AudioStream:
                 f"too short: {self.duration:.2f} s of audio "
                 f"(at least {self.min_seconds:g} s needed)",
             )
+
+    def span(self, start_seconds: float, seconds: float) -> np.ndarray:
+        """`seconds` of audio from `start_seconds` (seeking; fewer where the file ends). One
+        open file serves any number of spans; not after blocks()."""
+        if self._started:
+            raise RuntimeError("span() reads by seeking, which blocks() has ended")
+        if start_seconds > 0 or self._spans:  # from the start of a fresh file, no seek
+            self.start_seconds = self._source.seek(start_seconds)
+        self._spans += 1
+        need = max(1, round(seconds * self.sample_rate))
+        parts, have = [], 0
+        chunks = self._resampled(max(1, round(seconds * self.source_rate)))
+        try:
+            for y in chunks:
+                parts.append(y)
+                have += len(y)
+                if have >= need:
+                    break
+        finally:
+            chunks.close()  # the decoder's place is set again by the next seek
+        return np.concatenate(parts)[:need] if parts else np.zeros(0, np.float32)
+
+    def _resampled(self, in_size: int) -> Generator[np.ndarray, None, None]:
+        """The source's audio from where it stands, at `sample_rate`, as it is decoded."""
+        resampler = (
+            soxr.ResampleStream(
+                self.source_rate, self.sample_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY
+            )
+            if self.source_rate != self.sample_rate
+            else None
+        )
+        for mono in self._source.read(in_size):
+            y = mono if resampler is None else resampler.resample_chunk(mono)
+            if len(y):
+                yield y
+        if resampler is not None:
+            tail = resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+            if len(tail):
+                yield tail
 
 
 def open_audio(

@@ -5,6 +5,8 @@ n_fft samples of context are kept between blocks, so any block sizes give the sa
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
 
@@ -35,3 +37,27 @@ class CentredFrames:
         self._buf = self._buf[k * self.hop :].copy()  # a copy: the big block can be freed
         self.frames += k
         return span
+
+
+class Seekable(Protocol):
+    """An open audio file that reads spans by seeking (audio.stream.AudioStream)."""
+
+    sample_rate: int
+
+    def span(self, start_seconds: float, seconds: float) -> np.ndarray: ...
+
+
+def read_frames(
+    audio: Seekable, start_frame: int, frames: int, n_fft: int, hop: int
+) -> tuple[np.ndarray, int]:
+    """The samples that centred frames `start_frame` .. + `frames` - 1 are computed from,
+    read by seeking and padded with zeros before the file's start and after its end as a
+    centred STFT of the whole file pads them; and how many samples at the end are that pad."""
+    first = start_frame * hop - n_fft // 2  # negative inside the centring pad
+    need = (frames - 1) * hop + n_fft
+    lead = max(0, -first)
+    rate = audio.sample_rate
+    got = audio.span(max(0, first) / rate, (need - lead) / rate)[: need - lead]
+    missing = need - lead - len(got)
+    pads = np.zeros(lead, np.float32), np.zeros(missing, np.float32)
+    return np.concatenate([pads[0], got, pads[1]]), missing

@@ -15,7 +15,7 @@ import os
 import numpy as np
 import torch
 
-from mgr_desktop.dsp.frames import CentredFrames
+from mgr_desktop.dsp.frames import CentredFrames, read_frames
 from mgr_desktop.dsp.mel import LogMel, compress
 
 OVERVIEW_COLUMNS = 4000  # a long track's whole-track image, at most
@@ -150,21 +150,8 @@ def window_columns(
     from mgr_desktop.audio.stream import open_audio
 
     cfg = mel.cfg
-    rate, hop, n_fft = cfg.sample_rate, cfg.hop_length, cfg.n_fft
-    first = start_frame * hop - n_fft // 2  # the first column's first sample (may be < 0)
-    need = n_fft + (frames - 1) * hop
-    lead = max(0, -first)
-    parts = [np.zeros(lead, np.float32)] if lead else []
-    have = lead
-    with open_audio(path, rate, start_seconds=max(0, first) / rate) as audio:
-        for block in audio.blocks(5.0):
-            parts.append(block)
-            have += len(block)
-            if have >= need:
-                break
-    x = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-    if len(x) < need:  # the end of the track: pad as the centred STFT does
-        x = np.concatenate([x, np.zeros(need - len(x), np.float32)])
+    with open_audio(path, cfg.sample_rate) as audio:
+        x, _ = read_frames(audio, start_frame, frames, cfg.n_fft, cfg.hop_length)
     with torch.inference_mode():
-        db = mel(torch.from_numpy(np.ascontiguousarray(x[:need])), center=False)
+        db = mel(torch.from_numpy(x), center=False)
     return db.numpy()

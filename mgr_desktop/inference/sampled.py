@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from mgr_desktop.audio.decode import MIN_SECONDS, open_audio
+from mgr_desktop.dsp.frames import read_frames
 
 if TYPE_CHECKING:
     from mgr_desktop.inference.engine import Engine, TrackResult
@@ -55,16 +56,17 @@ def classify_sampled(
     total = int(seconds * cfg.sample_rate) // cfg.hop_length
     starts = sampled_starts(total, cfg.segment_frames, count)
     windows, levels = [], []
-    for start in starts:
-        wave = _span(path, engine, start)
-        if wave is None:  # the header promised more than the file holds: decode it all
-            return None
-        cols = engine.feature_columns(wave)[:, : cfg.segment_frames]
-        windows.append(torch.from_numpy(np.ascontiguousarray(cols)))
-        core = wave[cfg.n_fft // 2 : cfg.n_fft // 2 + cfg.segment_samples]
-        levels.append(
-            10.0 * np.log10(max(float(np.mean(np.square(core, dtype=np.float64))), 1e-20))
-        )
+    with open_audio(path, cfg.sample_rate) as audio:  # one open file, a seek per segment
+        for start in starts:
+            wave, missing = read_frames(audio, start, cfg.segment_frames, cfg.n_fft,
+                                        cfg.hop_length)  # fmt: skip
+            if missing > cfg.n_fft:  # the file ends before the span: decode it all
+                return None
+            cols = engine.feature_columns(wave)[:, : cfg.segment_frames]
+            windows.append(torch.from_numpy(np.ascontiguousarray(cols)))
+            core = wave[cfg.n_fft // 2 : cfg.n_fft // 2 + cfg.segment_samples]
+            power = float(np.mean(np.square(core, dtype=np.float64)))
+            levels.append(10.0 * np.log10(max(power, 1e-20)))
     logp, tags, embs = engine.segment_outputs(torch.stack(windows))
     result = engine._verdict(str(path), seconds, logp, tags, embs, starts, np.array(levels), note)
     return dataclasses.replace(result, sampled=True)
@@ -81,19 +83,3 @@ def _tail(path: str | os.PathLike[str], engine: Engine, seconds: float) -> tuple
         note, begun = audio.note, audio.start_seconds
     end = begun + decoded
     return (end, note) if end >= seconds - 1.0 else None
-
-
-def _span(path: str | os.PathLike[str], engine: Engine, start_frame: int) -> np.ndarray | None:
-    """The samples that the columns of one segment starting at `start_frame` are computed
-    from: half an FFT before its first frame to half an FFT after its last (zeros before 0,
-    and after the end as the full analysis pads); None when the file ends before the span."""
-    cfg = engine.cfg
-    first = start_frame * cfg.hop_length - cfg.n_fft // 2
-    need = (cfg.segment_frames - 1) * cfg.hop_length + cfg.n_fft
-    lead = max(0, -first)
-    with open_audio(path, cfg.sample_rate, start_seconds=max(0, first) / cfg.sample_rate) as a:
-        got = next(a.blocks((need - lead) / cfg.sample_rate), np.zeros(0, np.float32))
-    wave = np.concatenate([np.zeros(lead, np.float32), got[: need - lead]])
-    if need - len(wave) > cfg.n_fft:
-        return None
-    return np.pad(wave, (0, need - len(wave)))
