@@ -124,7 +124,7 @@ def _embed_every_track(
     stop: threading.Event | None,
 ) -> dict[str, np.ndarray]:
     """Every track's segment embeddings by the frozen backbone, from the cache where it has
-    them: track path -> (segments, features)."""
+    them: track path -> (segments, embedding size)."""
     store = EmbeddingCache(
         cache_dir() / "embeddings", model, data.features_cfg, config.eval_hop_seconds
     )
