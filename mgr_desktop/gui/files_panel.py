@@ -7,7 +7,8 @@ around the playhead), the `Player` streams the sound, and the per-segment probab
 the readout while playing come for that one file from the result cache, or from one full
 analysis where its verdict was sampled (`ResultDetails`), since the table keeps only a summary
 per row. The table itself, and the status of each file's analysis, are
-`FileListPanel`'s (file_list.py).
+`FileListPanel`'s (file_list.py); the transport row is `TransportBar`'s (transport_bar.py).
+The panel remembers its own settings: the splitter and the output device.
 """
 
 from __future__ import annotations
@@ -16,22 +17,13 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
-from PySide6.QtWidgets import (
-    QComboBox,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QSlider,
-    QSplitter,
-    QStyle,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from mgr_desktop.gui.file_list import FileListPanel
 from mgr_desktop.gui.file_table import DONE, FAILED, WAITING
 from mgr_desktop.gui.genre_readout import GenreReadout
 from mgr_desktop.gui.row_summary import ResultSummary
+from mgr_desktop.gui.settings import Key, Settings
 from mgr_desktop.gui.spectrogram_view import SpectrogramView
 from mgr_desktop.gui.timeline import GenreTimeline
 from mgr_desktop.gui.track_loader import (
@@ -41,20 +33,29 @@ from mgr_desktop.gui.track_loader import (
     TrackPicture,
     freeze_long_lived,
 )
+from mgr_desktop.gui.transport_bar import SLIDER_STEPS, TransportBar
 
 WINDOW_SECONDS = 40.0  # a long track's full-resolution stretch around the playhead
 WINDOW_BEHIND = 12.0  # of which this much before the playhead
+DEFAULT_SPLIT = [460, 740]  # file table, track view: the first start, before a saved one
 
 
 class FilesPanel(FileListPanel):
     """The file list (FileListPanel) on the left; the selected file's view on the right."""
 
     playing_changed = Signal(bool)  # the analysis waits while the player plays
+    # Its buttons ask; the dialogs are the window's.
+    open_files_requested = Signal()
+    open_folder_requested = Signal()
+    export_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._was_playing = False
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.add_files.clicked.connect(self.open_files_requested)
+        self.add_folder.clicked.connect(self.open_folder_requested)
+        self.export.clicked.connect(self.export_requested)
 
         self.title = QLabel("No file selected")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -62,34 +63,19 @@ class FilesPanel(FileListPanel):
         self.timeline = GenreTimeline()
         self.timeline.seek_requested.connect(self.seek)
         self.readout = GenreReadout()
-        style = self.style()
-        self.play_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "")
-        self.play_button.setToolTip("Play / pause (Space)")
-        self.play_button.clicked.connect(self.toggle_play)
-        self.stop_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "")
-        self.stop_button.setToolTip("Stop")
-        self.stop_button.clicked.connect(self.stop)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, 1000)
-        self.slider.sliderMoved.connect(lambda v: self.seek(v / 1000 * self.player.duration))
-        self.time_label = QLabel("0:00 / 0:00")
-        self.output_device = QComboBox()
-        self.output_device.setToolTip("Output device")
-        # Wide enough for "System default" (never "System c"); the window stays 700 px narrow.
-        self.output_device.setMinimumContentsLength(14)
-        transport = QHBoxLayout()
-        for w in (self.play_button, self.stop_button):
-            transport.addWidget(w)
-        transport.addWidget(self.slider, 1)
-        transport.addWidget(self.time_label)
-        transport.addWidget(self.output_device)
+        self.transport = t = TransportBar()
+        self.play_button = t.play_button  # clicked in tests
+        self.output_device = t.output_device  # what toggle_play plays on
+        t.play_button.clicked.connect(self.toggle_play)
+        t.stop_button.clicked.connect(self.stop)
+        t.slider.sliderMoved.connect(lambda v: self.seek(v / SLIDER_STEPS * self.player.duration))
 
         right = QVBoxLayout()
         right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.title)
         right.addWidget(self.spectrogram, 3)
         right.addWidget(self.timeline)
-        right.addLayout(transport)
+        right.addWidget(self.transport)
         right.addWidget(self.readout, 2)
         right_w = QWidget()
         right_w.setLayout(right)
@@ -120,6 +106,25 @@ class FilesPanel(FileListPanel):
         self.timer.setInterval(20)  # 50 redraws/s while playing
         self.timer.timeout.connect(self._follow_playhead)
         self._update_transport()
+
+    # -- remembered between sessions --------------------------------------------------------
+    def restore_settings(self, settings: Settings) -> None:
+        """The splitter (or the first start's split); the output device, once it is listed."""
+        splitter = settings.get(Key.SPLITTER)
+        if splitter:
+            self.splitter.restoreState(splitter)
+        else:
+            self.splitter.setSizes(DEFAULT_SPLIT)
+        self.output_device.choose(str(settings.get(Key.OUTPUT_DEVICE) or ""))
+
+    def save_settings(self, settings: Settings) -> None:
+        settings.set(Key.SPLITTER, self.splitter.saveState())
+        settings.set(Key.OUTPUT_DEVICE, self.output_device.chosen)
+
+    def list_devices(self) -> None:
+        """The output devices, listed at the window's first show (listing loads PortAudio)."""
+        if error := self.output_device.list_devices():
+            self.message.emit(error)
 
     # -- the list's events, where they touch the selected file -------------------------------
     def set_engine(self, engine: Any) -> None:
@@ -384,15 +389,5 @@ class FilesPanel(FileListPanel):
         if self.player.playing != self._was_playing:
             self._was_playing = self.player.playing
             self.playing_changed.emit(self._was_playing)
-        d, p = self.player.duration, self.player.position
-        self.time_label.setText(
-            f"{int(p // 60)}:{int(p % 60):02d} / {int(d // 60)}:{int(d % 60):02d}"
-        )
-        if not self.slider.isSliderDown():
-            self.slider.setValue(int(1000 * p / d) if d else 0)
-        icon = QStyle.StandardPixmap.SP_MediaPause if self.player.playing \
-            else QStyle.StandardPixmap.SP_MediaPlay  # fmt: skip
-        self.play_button.setIcon(self.style().standardIcon(icon))
-        enabled = self.player.loaded
-        for w in (self.play_button, self.stop_button, self.slider):
-            w.setEnabled(enabled)
+        p = self.player
+        self.transport.show_state(p.loaded, p.playing, p.position, p.duration)

@@ -1,4 +1,5 @@
-"""Listen: live microphone spectrogram, level meter and genre readout."""
+"""Listen: live microphone spectrogram, level meter and genre readout. The panel remembers its
+own settings: the input device."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -16,7 +16,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mgr_desktop.gui.device_box import DeviceBox
 from mgr_desktop.gui.genre_readout import GenreReadout
+from mgr_desktop.gui.settings import Key, Settings
 from mgr_desktop.gui.spectrogram_view import SpectrogramView
 
 READOUT_MS = 250  # four readouts a second from the last 3 s
@@ -32,8 +34,7 @@ class ListenPanel(QWidget):
     def __init__(self, live_worker: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.live_worker = live_worker  # only claim() is called here; the rest goes by signals
-        self.input_device = QComboBox()
-        self.input_device.setToolTip("Input device")
+        self.input_device = DeviceBox("input")
         self.start_button = QPushButton("Start listening")
         self.start_button.setToolTip("Start or stop the microphone (Ctrl+L)")
         self.start_button.clicked.connect(self.toggle)
@@ -72,6 +73,19 @@ class ListenPanel(QWidget):
         self.readout_timer = QTimer(self)
         self.readout_timer.setInterval(READOUT_MS)
         self.readout_timer.timeout.connect(self._request_readout)
+
+    # -- remembered between sessions --------------------------------------------------------
+    def restore_settings(self, settings: Settings) -> None:
+        """The input device, chosen once it is listed."""
+        self.input_device.choose(str(settings.get(Key.INPUT_DEVICE) or ""))
+
+    def save_settings(self, settings: Settings) -> None:
+        settings.set(Key.INPUT_DEVICE, self.input_device.chosen)
+
+    def list_devices(self) -> None:
+        """The input devices, listed at the window's first show (listing loads PortAudio)."""
+        if error := self.input_device.list_devices():
+            self.message.emit(error)
 
     @property
     def running(self) -> bool:

@@ -2,8 +2,8 @@
 active model.
 
 Elsewhere: the menus and toolbar (`window_menus`), the file dialogs (`window_dialogs`), what is
-remembered between sessions (`window_state`), and stopping the threads at quit
-(`thread_shutdown`)."""
+remembered between sessions (`window_state`; each panel keeps its own settings), and stopping
+the threads at quit (`thread_shutdown`). Each gets what it needs, never the whole window."""
 
 from __future__ import annotations
 
@@ -105,13 +105,13 @@ class MainWindow(QMainWindow):
         self.picker = ModelPicker()
         self.picker.model_chosen.connect(self.use_model)
         self.model_info = QLabel("loading…")
-        self.addToolBar(build_model_toolbar(self))
-        commands = build_menus(self)
+        self.addToolBar(build_model_toolbar(self.picker, self.model_info, self.open_model_dialog))
+        commands = build_menus(self, playback=self.files)
         self.write_tags_action, self.cancel_action = commands.write_tags, commands.cancel
         self.listen_action, self.space = commands.listen, commands.space
         self.crashed.connect(self._show_crash)
         self._connect_workers()
-        restore_window_state(self)
+        restore_window_state(self, self.tabs, self.settings, self._panels())
         self._refresh_picker()
         self._update_model_state()
         self.model_thread.start()
@@ -146,6 +146,11 @@ class MainWindow(QMainWindow):
         tab.model_ready.connect(self._trained_model_ready)
         tab.use_requested.connect(self.use_model)
         return tab
+
+    def _panels(self) -> tuple[FilesPanel, ListenPanel]:
+        """The panels that save and restore their own settings (the Train tab's form does so
+        itself: it restores on construction and saves when a run starts)."""
+        return self.files, self.listen
 
     def cancel_batch(self) -> None:
         """Stop the running batch after the file in hand; the rest are marked cancelled."""
@@ -195,6 +200,9 @@ class MainWindow(QMainWindow):
         lw.failed.connect(self.show_message)
         self.files.classify_requested.connect(self._classify)
         self.files.message.connect(self.show_message)
+        self.files.open_files_requested.connect(self.open_files_dialog)
+        self.files.open_folder_requested.connect(self.open_folder_dialog)
+        self.files.export_requested.connect(self.export_csv)
         self.listen.window_ready.connect(self._analyze_live)
         self.listen.session_started.connect(lw.reset)
         self.listen.message.connect(self.show_message)
@@ -218,22 +226,8 @@ class MainWindow(QMainWindow):
             self._pending_files = []
 
     def _populate_devices(self) -> None:
-        from mgr_desktop.audio.devices import AudioDeviceError, list_devices
-
-        for combo, kind, key in (
-            (self.files.output_device, "output", Key.OUTPUT_DEVICE),
-            (self.listen.input_device, "input", Key.INPUT_DEVICE),
-        ):
-            combo.clear()
-            combo.addItem("System default", None)
-            try:
-                for d in list_devices(kind):
-                    combo.addItem(f"{d.name} ({d.hostapi})", d.name)
-            except AudioDeviceError as e:
-                self.show_message(str(e))
-            saved = self.settings.get(key)
-            i = combo.findData(saved) if saved else 0
-            combo.setCurrentIndex(max(0, i))
+        for panel in self._panels():
+            panel.list_devices()  # each chooses its remembered device; a failure is a message
 
     # -- models -----------------------------------------------------------------------------
     def use_model(self, path: str) -> None:
@@ -321,10 +315,13 @@ class MainWindow(QMainWindow):
             self.use_model(path)
 
     def write_genre_tags(self) -> None:
-        window_dialogs.write_genre_tags(self)
+        window_dialogs.write_genre_tags(self, self.files.model, self.settings, self.show_message)
 
     def export_csv(self) -> None:
-        window_dialogs.export_results(self)
+        window_dialogs.export_results(self, self.files.model, self.show_message)
+
+    def show_about(self) -> None:
+        window_dialogs.show_about(self, self.engine)
 
     def toggle_listen(self) -> None:
         self.tabs.setCurrentWidget(self.listen)
@@ -378,7 +375,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             train.stop_and_wait()
-        save_window_state(self)
+        save_window_state(self, self.tabs, self.settings, self._panels())
         self.listen.stop()
         self.files.shutdown()
         self.file_worker.cancel()

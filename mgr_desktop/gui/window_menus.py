@@ -1,14 +1,15 @@
-"""The main window's commands: the model toolbar, the menu bar and its shortcuts, and the Files
-panel's buttons, each wired to the MainWindow slot that does the work."""
+"""The main window's commands: the model toolbar, and the menu bar and its shortcuts, each wired
+to the window's own slot that does the work, or to the playback it is given. (The Files panel's
+buttons are the panel's: it asks the window by signals.)"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import QLabel, QMenu, QPushButton, QToolBar
+from PySide6.QtWidgets import QLabel, QMenu, QPushButton, QToolBar, QWidget
 
 from mgr_desktop.gui.spectrogram_view import COLORMAPS
 
@@ -17,6 +18,13 @@ if TYPE_CHECKING:
 
 THEMES = ("system", "dark", "light")
 DB_RANGES = ((-100, 40), (-80, 20), (-70, 10), (-60, 0))  # View > dB range choices
+
+
+class Playback(Protocol):
+    """What the Playback menu and the Space key drive (the Files panel)."""
+
+    def toggle_play(self) -> None: ...
+    def stop(self) -> None: ...
 
 
 class WindowCommands(NamedTuple):
@@ -28,20 +36,22 @@ class WindowCommands(NamedTuple):
     space: QShortcut
 
 
-def build_model_toolbar(window: MainWindow) -> QToolBar:
+def build_model_toolbar(
+    picker: QWidget, model_info: QLabel, open_model: Callable[[], None]
+) -> QToolBar:
     toolbar = QToolBar("Model")
     toolbar.setObjectName("model-toolbar")
     toolbar.setMovable(False)
     toolbar.addWidget(QLabel(" Model: "))
-    toolbar.addWidget(window.picker)
-    open_model = QPushButton("Open model…")
-    open_model.clicked.connect(window.open_model_dialog)
-    toolbar.addWidget(open_model)
-    toolbar.addWidget(window.model_info)
+    toolbar.addWidget(picker)
+    open_button = QPushButton("Open model…")
+    open_button.clicked.connect(open_model)
+    toolbar.addWidget(open_button)
+    toolbar.addWidget(model_info)
     return toolbar
 
 
-def build_menus(window: MainWindow) -> WindowCommands:
+def build_menus(window: MainWindow, playback: Playback) -> WindowCommands:
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     add_action(
@@ -55,22 +65,19 @@ def build_menus(window: MainWindow) -> WindowCommands:
     add_action(window, file_menu, "&Quit", window.close, "Ctrl+Q")
     cancel = add_action(window, file_menu, "&Cancel analysis", window.cancel_batch, "Esc")
     play = bar.addMenu("&Playback")
-    add_action(window, play, "Play / pause", window.files.toggle_play)  # Space: see below
-    add_action(window, play, "Stop", window.files.stop, "Ctrl+.")
+    add_action(window, play, "Play / pause", playback.toggle_play)  # Space: see below
+    add_action(window, play, "Stop", playback.stop, "Ctrl+.")
     listen_menu = bar.addMenu("&Listen")
     listen = add_action(
         window, listen_menu, "Start / stop &listening", window.toggle_listen, "Ctrl+L"
     )
     help_menu = bar.addMenu("&Help")
     add_action(window, help_menu, "Open &log folder", window.open_log_folder)
-    add_action(window, help_menu, "&About mgr-desktop", lambda: _about(window))
+    add_action(window, help_menu, "&About mgr-desktop", window.show_about)
     _build_view_menu(window, bar.addMenu("&View"))
     # Space toggles playback anywhere in the window except while typing in a text field.
     space = QShortcut(QKeySequence("Space"), window)
-    space.activated.connect(window.files.toggle_play)
-    window.files.add_files.clicked.connect(window.open_files_dialog)
-    window.files.add_folder.clicked.connect(window.open_folder_dialog)
-    window.files.export.clicked.connect(window.export_csv)
+    space.activated.connect(playback.toggle_play)
     return WindowCommands(write_tags, cancel, listen, space)
 
 
@@ -86,12 +93,6 @@ def _build_view_menu(window: MainWindow, view: QMenu) -> None:
     dbr = view.addMenu("dB range")
     for low, high in DB_RANGES:
         add_action(window, dbr, f"{low} to {high} dB", partial(window.set_db_range, low, high))
-
-
-def _about(window: MainWindow) -> None:
-    from mgr_desktop.gui.about import show_about
-
-    show_about(window, window.engine.info if window.engine is not None else None)
 
 
 def add_action(
