@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from mgr_desktop.inference.result_cache import source_key
 from mgr_desktop.inference.results import FileFailure, TrackResult
 from mgr_desktop.verdict import is_uncertain, verdict_text
 
@@ -52,11 +53,14 @@ class ResultSummary:
         "seg_genre",
         "seg_start",
         "seg_window",
+        "source",
         "tags",
     )
 
     def __init__(self, result: Any) -> None:
         self.path: str = result.path
+        # The file as its audio was read (the tags are written only into that file).
+        self.source = source_key(result) if isinstance(result, TrackResult) else None
         self.genre: str | None = result.genre
         self.confidence = float(result.confidence)
         self.duration = float(result.duration)

@@ -5,9 +5,9 @@ status per row. What is written is decided by `audio.genre_tags`, as for the CLI
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
@@ -38,38 +38,17 @@ from mgr_desktop.audio.genre_tags import (
     decide,
     genre_text,
     read_genre,
+    sweep_leftovers,
     write_genre,
 )
 from mgr_desktop.gui.settings import Key, Settings
+from mgr_desktop.gui.tag_request import TagRequest, tag_request
 
 COLUMNS = ("File", "Current genre tag", "New genre", "Confidence", "Status")
 FILE, CURRENT, NEW, CONFIDENCE, STATUS = range(len(COLUMNS))
 NAME_COLUMNS = ("Model genre", "Written as")
 LABEL, NAME = range(len(NAME_COLUMNS))
 READING = "reading…"
-
-
-@dataclass(frozen=True)
-class TagRequest:
-    """One classified file as the dialog needs it (a TrackResult works just as well).
-    Without probabilities no second genre is offered."""
-
-    path: str
-    genre: str | None
-    confidence: float
-    probabilities: Mapping[str, float] = field(default_factory=dict)
-    outside: bool = False  # none of the model's genres: never tagged
-
-
-def _request(r: Verdict) -> TagRequest:
-    probabilities = getattr(r, "probabilities", None) or {}
-    return TagRequest(
-        r.path,
-        r.genre,
-        float(r.confidence),
-        {str(k): float(v) for k, v in probabilities.items()},
-        bool(getattr(r, "outside", False)),
-    )
 
 
 class TagWorker(QObject):
@@ -82,7 +61,7 @@ class TagWorker(QObject):
     tag_read = Signal(int, object, str)  # row, current genre or None, error ("" if none)
     reading_done = Signal()
     written = Signal(int, object, str)  # row, the genre it had, error ("" = written)
-    writing_done = Signal()
+    writing_done = Signal(int)  # temporary copies that interrupted runs had left, removed
 
     def __init__(self) -> None:
         super().__init__()
@@ -108,17 +87,23 @@ class TagWorker(QObject):
                 self.tag_read.emit(row, None, str(e))
         self.reading_done.emit()
 
-    def write(self, jobs: list[tuple[int, str, tuple[str, ...]]]) -> None:
-        for row, path, genres in jobs:
+    def write(self, jobs: list[tuple[int, TagRequest, tuple[str, ...]]]) -> None:
+        swept: set[str] = set()
+        removed = 0
+        for row, item, genres in jobs:
             if self.stop.is_set():
                 return
+            folder = os.path.dirname(os.path.realpath(item.path))
+            if folder not in swept:  # as `classify --write-tags` does, once per folder
+                swept.add(folder)
+                removed += len(sweep_leftovers(folder))
             try:
-                self.written.emit(row, write_genre(path, genres), "")
+                self.written.emit(row, write_genre(item.path, genres, expect=item.source), "")
             except TagError as e:
                 self.written.emit(row, None, str(e))
             except Exception as e:  # one odd file must not end the batch
                 self.written.emit(row, None, f"{type(e).__name__}: {e}")
-        self.writing_done.emit()
+        self.writing_done.emit(removed)
 
 
 class WriteTagsDialog(QDialog):
@@ -132,7 +117,7 @@ class WriteTagsDialog(QDialog):
         self.setWindowTitle("Write genre to files")
         self.resize(1040, 500)
         self.settings = settings
-        self.items = [_request(r) for r in results]
+        self.items = [tag_request(r) for r in results]
         self.names: dict[str, str] = load_names()
         self.current: list[str | None] = [None] * len(self.items)
         self.errors: list[str] = [""] * len(self.items)
@@ -140,6 +125,7 @@ class WriteTagsDialog(QDialog):
         self.outcome: list[str | None] = [None] * len(self.items)  # set once a row was written
         self.reading = self.writing = False
         self.finished_writing = False
+        self.swept = 0
 
         intro = QLabel(
             "Writes each file's genre verdict into its own genre tag (ID3, Vorbis comment or "
@@ -286,7 +272,9 @@ class WriteTagsDialog(QDialog):
         if self.finished_writing:
             done = sum(o == "written" for o in self.outcome)
             failed = sum(o not in (None, "written") for o in self.outcome)
-            self.summary.setText(f"{done} written, {failed} failed")
+            copies = "copy" if self.swept == 1 else "copies"
+            swept = f"; {self.swept} temporary {copies} left by an interrupted run removed"
+            self.summary.setText(f"{done} written, {failed} failed{swept * bool(self.swept)}")
         elif self.reading:
             self.summary.setText("reading the current tags…")
         else:
@@ -335,7 +323,7 @@ class WriteTagsDialog(QDialog):
         jobs = []
         for i in self.rows_to_write():
             self.new[i] = choose(self.items[i], self.min_confidence(), self.names)[0]
-            jobs.append((i, self.items[i].path, self.new[i]))
+            jobs.append((i, self.items[i], self.new[i]))
             self.status_cells[i].setText("writing…")
         if not jobs:
             return
@@ -356,8 +344,9 @@ class WriteTagsDialog(QDialog):
             self.current_cells[row].setText(self.current[row] or "")
             status.setText("written")
 
-    @Slot()
-    def _on_writing_done(self) -> None:
+    @Slot(int)
+    def _on_writing_done(self, swept: int) -> None:
+        self.swept = swept
         self.writing = False
         self.finished_writing = True
         self.cancel_button.setText("Close")

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
+from mgr_desktop.atomic import identity
 from mgr_desktop.audio.genre_names import names_path, read_names
+from mgr_desktop.audio.genre_tags import CHANGED
 from mgr_desktop.gui.settings import Key, Settings
 from mgr_desktop.gui.write_tags_dialog import (
     CURRENT,
@@ -132,6 +134,30 @@ def opened(qtbot, results: list, settings: Settings | None = None) -> WriteTagsD
 def write_all(qtbot, dlg: WriteTagsDialog) -> None:
     qtbot.mouseClick(dlg.write_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dlg.finished_writing, timeout=20000)
+
+
+def test_a_file_changed_since_its_verdict_keeps_its_tags_and_leftovers_are_swept(
+    qtbot, app_home: Path, library: dict[str, Path]
+) -> None:
+    """As `classify --write-tags` does: a verdict lands only in the file it was made from, and
+    the temporary copies a killed run left beside the music are removed (only ours)."""
+    sure, changed = library["sure"], library["at"]
+    requests = [TagRequest(str(p), "rock", 0.9, source=identity(p)) for p in (sure, changed)]
+    changed.write_bytes(changed.read_bytes() + b"\0")  # replaced since it was classified
+    left = sure.parent / ".mgr-0123456789ab.tagtmp"  # what a SIGKILL leaves
+    left.write_bytes(b"half a copy")
+    theirs = sure.parent / "song.tagtmp"
+    theirs.write_bytes(b"not ours")
+    before = changed.read_bytes()
+    dlg = opened(qtbot, requests)
+    write_all(qtbot, dlg)
+    assert status(dlg, 0) == "written" and genre_tag(sure) == ["Rock"]
+    assert status(dlg, 1) == f"failed: {CHANGED}"
+    assert changed.read_bytes() == before
+    assert not left.exists() and theirs.exists()
+    assert dlg.summary.text() == (
+        "1 written, 1 failed; 1 temporary copy left by an interrupted run removed"
+    )
 
 
 def test_genres_a_file_has_are_kept_unless_the_box_is_ticked(
