@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         cache = None if getattr(args, "no_cache", False) else ResultCache()
         if cache is not None:
             stack.callback(cache.close)
-        safe_cache = NameSafeCache(cache, inputs.spooled) if cache is not None else None
+        safe_cache = SpoolSkippingCache(cache, inputs.spooled) if cache is not None else None
         tagger = TagWriter(tags, safe_cache, engine) if tags is not None else None
         failed = (
             len(problems) + inputs.failed + _classify_all(engine, inputs, safe_cache, out, tagger)
@@ -187,11 +187,8 @@ def _classify_all(engine: Any, inputs: Inputs, cache: Any, out: Writer, tagger: 
     return failed
 
 
-class NameSafeCache:
-    """The result cache, for any file name. It keys a file by its resolved path, stored as
-    text, and a name that is not UTF-8 cannot be text: such a key carries the name's bytes in
-    base64 instead, after a prefix no resolved path begins with. Spooled standard input is
-    never cached (its copy is gone after the run)."""
+class SpoolSkippingCache:
+    """The result cache, except for spooled standard input: its copy is gone after the run."""
 
     def __init__(self, cache: ResultCache, skip: set[str]) -> None:
         self._cache, self._skip = cache, skip
@@ -224,12 +221,7 @@ class NameSafeCache:
         self._cache.close()
 
     def _key(self, key: FileKey | None) -> FileKey | None:
-        if key is None or key[0] in self._skip:
-            return None
-        raw = name_bytes(key[0])
-        if raw is None:
-            return key
-        return ("bytes:" + base64.b64encode(raw).decode(), *key[1:])
+        return None if key is None or key[0] in self._skip else key
 
 
 class Writer:

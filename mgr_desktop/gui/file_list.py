@@ -39,15 +39,9 @@ from mgr_desktop.gui.file_table import (
     FileTableModel,
     duration_text,
 )
-from mgr_desktop.safetext import escape, is_text, printable
+from mgr_desktop.safetext import escape, printable
 
 NAME_SHARE = 0.4  # an error message widens the Status column only while names keep this share
-# Qt's strings carry text only: a name with bytes that are not UTF-8 would lose them on the way
-# to the classifying thread and back (and could name another file), so it is listed, not sent.
-NOT_TEXT = (
-    "its name is not UTF-8 text, which the window cannot pass on: rename it, or use "
-    "mgr-desktop classify"
-)
 log = logging.getLogger(__name__)
 
 
@@ -64,7 +58,7 @@ class Elide(QStyledItemDelegate):
 
 
 class FileListPanel(QWidget):
-    classify_requested = Signal(list)
+    classify_requested = Signal(object)  # paths: a list that Qt must not convert
     message = Signal(str)
     _scanned = Signal(object, object)  # files, problems: a folder search, done off this thread
 
@@ -133,18 +127,13 @@ class FileListPanel(QWidget):
 
     def _add_found(self, files: list[Path], problems: list[Any]) -> None:
         listed = self.model.add([str(p) for p in files], QUEUED if self.has_model else WAITING)
-        new = [p for p in listed if is_text(p)]
-        for p in listed:
-            if not is_text(p):
-                self.model.update(p, FAILED, error=NOT_TEXT)
-                self._note_error(NOT_TEXT)
         for prob in problems:
             self.model.add([prob.path])
             self.model.update(prob.path, FAILED, error=prob.reason)
             self._note_error(prob.reason)
         self.empty_hint.setVisible(not self.model.rows)
-        if new and self.has_model:
-            self.classify_requested.emit(new)
+        if listed and self.has_model:
+            self.classify_requested.emit(listed)
         if self.model.rows and not self.table.selectionModel().hasSelection():
             self.table.selectRow(0)
         if problems:

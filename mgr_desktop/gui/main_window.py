@@ -47,7 +47,7 @@ class MainWindow(QMainWindow):
     # requests to the worker threads (queued connections)
     _warm_up = Signal()
     _load_model = Signal(str, str)
-    _classify = Signal(list)
+    _classify = Signal(object)  # paths as Python strs: a QVariantList drops undecodable bytes
     _analyze_live = Signal(object, float)
     _use_engine = Signal(object)  # to the file and live workers' set_engine slots
     _start_file_worker = Signal()

@@ -50,9 +50,10 @@ class TrackPicture:
 
 class TrackLoader(QObject):
     opened = Signal(object)  # TrackInfo
-    picture = Signal(str, object)  # path, TrackPicture
-    window = Signal(str, float, object)  # path, start seconds, dB (n_mels, frames)
-    failed = Signal(str, str)
+    # Paths travel as Python objects: a name that is not UTF-8 would not survive a Qt string.
+    picture = Signal(object, object)  # path, TrackPicture
+    window = Signal(object, float, object)  # path, start seconds, dB (n_mels, frames)
+    failed = Signal(object, str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -246,7 +247,7 @@ class ResultDetails(QObject):
     the result cache where the file's analysis there covers every segment (any file under two
     minutes), else the file is analysed in full once (a long file's verdict was sampled)."""
 
-    ready = Signal(str, object)  # path, TrackResult
+    ready = Signal(object, object)  # path, TrackResult
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

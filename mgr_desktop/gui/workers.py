@@ -62,9 +62,11 @@ class ModelLoader(QObject):
 
 
 class FileWorker(QObject):
-    file_started = Signal(str)
-    file_done = Signal(str, object)  # path, summarize(TrackResult)
-    file_failed = Signal(str, str)  # path, reason
+    # Paths travel as Python objects: a name that is not UTF-8 (lone surrogates) would not
+    # survive a Qt string.
+    file_started = Signal(object)
+    file_done = Signal(object, object)  # path, summarize(TrackResult)
+    file_failed = Signal(object, str)  # path, reason
     batch_finished = Signal()
 
     def __init__(self, summarize: Callable[[Any], Any] | None = None) -> None:
@@ -100,7 +102,7 @@ class FileWorker(QObject):
     def set_engine(self, engine: Any) -> None:
         self.engine = engine
 
-    @Slot(list)
+    @Slot(object)
     def classify(self, paths: list[str]) -> None:
 
         from mgr_desktop.inference.result_cache import ResultCache, cached_classify

@@ -20,6 +20,7 @@ rest of the run (a database another program holds locked costs one busy wait, no
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import os
@@ -34,6 +35,7 @@ from mgr_desktop.atomic import FileIdentity, identity
 from mgr_desktop.inference.model_identity import model_identity
 from mgr_desktop.inference.result_codec import decode, encode
 from mgr_desktop.inference.results import FileFailure, TrackResult
+from mgr_desktop.safetext import name_bytes
 
 if TYPE_CHECKING:
     from mgr_desktop.inference.engine import Engine
@@ -57,6 +59,13 @@ def default_path() -> Path:
 def file_key(path: str | os.PathLike[str]) -> FileKey | None:
     """The file's identity, or None when it cannot be read (then it is never cached)."""
     return identity(path)
+
+
+def stored_path(real: str) -> str:
+    """How the database keeps a resolved path: as text, and a name that is not UTF-8 (which
+    SQLite's text cannot hold) as its bytes in base64 after a prefix no path begins with."""
+    raw = name_bytes(real)
+    return real if raw is None else "bytes:" + base64.b64encode(raw).decode()
 
 
 def model_key(engine: Engine) -> str:
@@ -207,7 +216,7 @@ class ResultCache:
             try:
                 row = self._conn.execute(
                     f"SELECT {_STAMP}, doc, segments FROM results WHERE path=? AND model=?",
-                    (key[0], model),
+                    (stored_path(key[0]), model),
                 ).fetchone()
             except sqlite3.Error as e:
                 self._failed(e, "reading")
@@ -228,7 +237,8 @@ class ResultCache:
                 return False
             try:
                 row = self._conn.execute(
-                    f"SELECT {_STAMP} FROM results WHERE path=? AND model=?", (key[0], model)
+                    f"SELECT {_STAMP} FROM results WHERE path=? AND model=?",
+                    (stored_path(key[0]), model),
                 ).fetchone()
             except sqlite3.Error as e:
                 self._failed(e, "reading")
@@ -280,7 +290,7 @@ class ResultCache:
                 self._conn.execute(
                     f"INSERT OR REPLACE INTO results (path, model, {_STAMP}, doc, segments)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (key[0], model, *key[1:], doc, blob),
+                    (stored_path(key[0]), model, *key[1:], doc, blob),
                 )
             except sqlite3.Error as e:
                 self._failed(e, "writing")

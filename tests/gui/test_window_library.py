@@ -106,6 +106,7 @@ def test_rows_keep_summaries_and_the_selected_file_gets_its_details_back(
         assert list(r.probabilities) == labels and len(r.segments) >= 3  # 3 s back to back
         assert not any(hasattr(s, "probabilities") for s in r.segments)
         assert r.nbytes < 512  # per-segment genre (uint8) and confidence (float16) only
+        assert r.source is not None and r.source[0] == os.path.realpath(row.path)  # for tags
         assert r.genre in labels and r.verdict_text()
     # Selecting and playing a file brings its per-segment probabilities back for the readout.
     files.player.backend = FakeSoundDevice(speed=1)
@@ -208,9 +209,9 @@ def test_odd_names_are_listed_escaped_and_none_stays_queued(
     window, cnn_model, tmp_path, qtbot
 ) -> None:
     """A folder of the names real libraries hold: each row shows its name escaped (a newline
-    or a bidi override in a name must not reshape the table), every row ends done or failed,
-    and a name that is not UTF-8, which Qt's strings cannot carry, fails with the reason."""
-    from mgr_desktop.gui.file_list import NOT_TEXT
+    or a bidi override in a name must not reshape the table), and every one is analysed, a
+    name that is not UTF-8 too (Qt's strings cannot carry it: paths travel as Python objects),
+    and opens in the track view."""
     from mgr_desktop.safetext import is_text, printable
 
     folder = tmp_path / "odd"
@@ -236,12 +237,17 @@ def test_odd_names_are_listed_escaped_and_none_stays_queued(
         shown = model.index(i, 0).data()
         assert shown == printable(Path(row.path).name) and shown.isprintable()
         assert is_text(model.index(i, 0).data(Qt.ItemDataRole.ToolTipRole))
-        if is_text(row.path):
-            assert row.status == DONE, (shown, row.error)
-        else:
-            assert shown == "\\xff\\xfe-latin1-\\xe9.wav"
-            assert row.status == FAILED and row.error == NOT_TEXT
+        assert row.status == DONE, (shown, row.error)
     assert is_text(model.to_csv())
+    odd = next(i for i, r in enumerate(model.rows) if not is_text(r.path))
+    assert model.index(odd, 0).data() == "\\xff\\xfe-latin1-\\xe9.wav"
+    window.files.table.selectRow(odd)
+    qtbot.waitUntil(
+        lambda: (
+            window.files.current == model.rows[odd].path and window.files.current_db is not None
+        ),
+        timeout=20000,
+    )
 
 
 def test_a_named_pipe_and_deep_folders_do_not_stall_the_window(

@@ -113,6 +113,23 @@ def test_second_run_comes_from_the_cache_without_the_engine(
         assert_same(a, b)  # type: ignore[arg-type]
 
 
+def test_a_name_that_is_not_utf8_is_cached_and_comes_back_under_its_own_name(
+    engine: Engine, songs: list[Path], app_home: Path
+) -> None:
+    """SQLite's text cannot hold the name's odd bytes: the key carries them in base64 (the
+    window and the CLI share this cache)."""
+    odd = os.fsdecode(os.path.join(os.fsencode(songs[0].parent), b"\xff\xfe-latin1-\xe9.wav"))
+    shutil.copy(songs[0], odd)
+    counting = CountingEngine(engine)
+    with ResultCache() as cache:
+        first = results(counting, [Path(odd), songs[1]], cache)
+    with ResultCache() as cache:
+        second = results(counting, [Path(odd), songs[1]], cache)
+    assert counting.seen == [odd, str(songs[1])]  # the second run is all hits
+    assert second[0].path == odd  # type: ignore[attr-defined]
+    assert_same(first[0], second[0])  # type: ignore[arg-type]
+
+
 def test_results_keep_input_order_with_hits_and_misses_mixed(
     engine: Engine, songs: list[Path], app_home: Path
 ) -> None:
