@@ -4,7 +4,7 @@ WMA, WebM/Matroska, MP4/MOV audio, AC-3 and the rest, read until the stream ends
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -145,9 +145,11 @@ class FFmpegSource(Source):
         expected = mpeg_frame_length(data[:4])
         return expected is not None and len(data) < expected
 
-    def _decode(self, packet: object, group: _FrameGroup, frames: int) -> Iterator[np.ndarray]:
-        """Decode one packet (None: flush) into `group`; yield it as mono once it holds
-        `frames` or more."""
+    # _decode and _add return lists (mostly empty) rather than yield: a generator made per
+    # packet and per frame cost more than the decoding of a small Vorbis frame.
+    def _decode(self, packet: object, group: _FrameGroup, frames: int) -> list[np.ndarray]:
+        """Decode one packet (None: flush) into `group`; the mono blocks it filled, each
+        `frames` long or more."""
         av = self._av
         if packet is not None:
             self.packets += 1
@@ -156,11 +158,15 @@ class FFmpegSource(Source):
         except av.error.FFmpegError as e:
             self.damaged += 1  # players skip a damaged frame; so do we, and say so
             self.first_error = self.first_error or str(e)
-            return
+            return []
+        out: list[np.ndarray] = []
         for frame in decoded:
-            yield from self._add(self._at_source_rate(frame), group, frames)
+            out += self._add(self._at_source_rate(frame), group, frames)
+        return out
 
-    def _add(self, decoded: list, group: _FrameGroup, frames: int) -> Iterator[np.ndarray]:
+    def _add(self, decoded: Sequence[object], group: _FrameGroup, frames: int,
+             ) -> list[np.ndarray]:  # fmt: skip
+        out: list[np.ndarray] = []
         for frame in decoded:
             name, chans = _frame_channels(frame)
             if self._trim_at is not None:
@@ -169,10 +175,11 @@ class FFmpegSource(Source):
                     continue
             self.frames_read += len(chans[0])
             if not group.add(name, chans):
-                yield group.take()
+                out.append(group.take())
                 group.add(name, chans)
             if group.frames >= frames:
-                yield group.take()
+                out.append(group.take())
+        return out
 
     def _at_source_rate(self, frame: object) -> list:
         """A stream that changes its rate midway (joined mp3s): bring it back to the first."""
@@ -235,13 +242,14 @@ def _frame_channels(frame: object) -> tuple[str, list[np.ndarray]]:
     PyAV's to_ndarray() costs more than the decoding of a small frame)."""
     n = frame.samples  # type: ignore[attr-defined]
     fmt = frame.format  # type: ignore[attr-defined]
-    ch = _channel_count(frame.layout)  # type: ignore[attr-defined]
-    name = fmt.name[:-1] if fmt.is_planar else fmt.name
-    dtype = _SAMPLE_TYPES[name][0]
     planes = frame.planes  # type: ignore[attr-defined]
-    if fmt.is_planar:
-        return name, [np.frombuffer(planes[i], dtype, n) for i in range(ch)]
-    a = np.frombuffer(planes[0], dtype, n * ch)
+    if fmt.is_planar:  # a plane per channel
+        name = fmt.name[:-1]
+        dtype = _SAMPLE_TYPES[name][0]
+        return name, [np.frombuffer(p, dtype, n) for p in planes]
+    name = fmt.name
+    ch = _channel_count(frame.layout)  # type: ignore[attr-defined]
+    a = np.frombuffer(planes[0], _SAMPLE_TYPES[name][0], n * ch)
     return name, [a[i::ch] for i in range(ch)]
 
 
