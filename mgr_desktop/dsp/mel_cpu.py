@@ -1,6 +1,7 @@
-"""The CPU mel power spectrogram in numpy: `LogMel`'s path on the CPU.
+"""The CPU mel power spectrogram (numpy frames, torch's FFT): `LogMel`'s path on the CPU.
 
-pocketfft's float32 rfft (scipy) over strided frames, |X|^2 from the real and imaginary parts,
+pocketfft's float32 rfft (torch's, a third faster than scipy's, and no scipy to import at
+start) over strided frames, |X|^2 from the real and imaginary parts,
 then the Slaney filterbank as blocks of neighbouring bands over the bins they touch (a mel
 filter is zero outside a narrow range, so 8 blocks do an eighth of the dense product's work);
 a few hundred frames at a time so each step stays in cache. About 4.5x faster than torch.stft
@@ -10,10 +11,9 @@ on the CPU (benchmarks/RESULTS.md).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
 
 import numpy as np
-import scipy.fft
+import torch
 
 from mgr_desktop.config import FeatureConfig
 
@@ -63,7 +63,8 @@ def mel_power(
     out = np.zeros((x.shape[0], frames.shape[1], cfg.n_mels), np.float32)
     for b in range(x.shape[0]):
         for lo in range(0, frames.shape[1], FRAMES_PER_STEP):
-            spec = cast(np.ndarray, scipy.fft.rfft(frames[b, lo : lo + FRAMES_PER_STEP] * window))
+            windowed = torch.from_numpy(frames[b, lo : lo + FRAMES_PER_STEP] * window)
+            spec = torch.fft.rfft(windowed).numpy()
             power = np.square(np.real(spec))
             power += np.square(np.imag(spec))
             rows = out[b, lo : lo + len(power)]
