@@ -10,16 +10,19 @@ engine is called directly; the whole command with --no-cache is timed too):
   * the shipped model's full analysis (every 3 s segment of every song) in float32 through
     the plain network: the reference verdicts, and what every figure before int8 measured;
   * the full analysis at `--precision` (auto: the low-rank front end, see RESULTS.md);
-  * its sampled verdict (`--segments` spread segments per song over 2 minutes, decoded by
+  * its sampled verdict (`--segments` spread segments per song over 90 s, decoded by
     seeking), and for both, on how many songs it gives the reference's verdict (genre, or
     "none of its genres");
   * `mgr-desktop classify --no-cache` on the folder, start-up included, both ways.
+Engine times are the best of `--repeat` runs; the whole command is timed in `--repeat` pairs
+with a reference run just before each (this VM's speed drifts by up to 20 % over minutes).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -100,11 +103,19 @@ def main() -> None:
             if isinstance(x, TrackResult) and isinstance(y, TrackResult) and x.genre != y.genre:
                 print(f"  differs: {Path(x.path).name}: {x.verdict_text()} | {y.verdict_text()}")
     if not args.no_command:
+        # This VM's speed drifts by 20 % over minutes: each command run is paired with a
+        # reference run just before it, and the ratios' median is the figure.
         for full_flag in (True, False):
-            t = whole_command(paths, full_flag)
+            ratios = []
+            for _ in range(args.repeat):
+                ref_t = best_of(lambda: librosa_features(paths), repeat=1)
+                t = whole_command(paths, full_flag)
+                ratios.append(t / ref_t)
+                print(f"  librosa {ref_t:.2f} s, command {t:.2f} s: {t / ref_t:.2f}x")
             what = "--full" if full_flag else "sampled (the default)"
-            print(f"mgr-desktop classify --no-cache {what}: {t:.2f} s with start-up, "
-                  f"{t / t_ref:.2f}x librosa's features")  # fmt: skip
+            print(f"mgr-desktop classify --no-cache {what}, start-up included: median "
+                  f"{statistics.median(ratios):.2f}x librosa's features "
+                  f"({min(ratios):.2f}-{max(ratios):.2f}x in {len(ratios)} pairs)")  # fmt: skip
 
 
 if __name__ == "__main__":

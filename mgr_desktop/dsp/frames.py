@@ -10,6 +10,11 @@ from typing import Protocol
 import numpy as np
 
 
+def span_samples(frames: int, n_fft: int, hop: int) -> int:
+    """Samples that `frames` consecutive frames are computed from."""
+    return (frames - 1) * hop + n_fft
+
+
 class CentredFrames:
     def __init__(self, n_fft: int, hop: int) -> None:
         self.n_fft, self.hop = n_fft, hop
@@ -33,7 +38,7 @@ class CentredFrames:
         if n < self.n_fft:
             return None
         k = 1 + (n - self.n_fft) // self.hop
-        span = np.ascontiguousarray(self._buf[: (k - 1) * self.hop + self.n_fft])
+        span = np.ascontiguousarray(self._buf[: span_samples(k, self.n_fft, self.hop)])
         self._buf = self._buf[k * self.hop :].copy()  # a copy: the big block can be freed
         self.frames += k
         return span
@@ -54,7 +59,7 @@ def read_frames(
     read by seeking and padded with zeros before the file's start and after its end as a
     centred STFT of the whole file pads them; and how many samples at the end are that pad."""
     first = start_frame * hop - n_fft // 2  # negative inside the centring pad
-    need = (frames - 1) * hop + n_fft
+    need = span_samples(frames, n_fft, hop)
     lead = max(0, -first)
     rate = audio.sample_rate
     got = audio.span(max(0, first) / rate, (need - lead) / rate)[: need - lead]

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from mgr_desktop.config import FeatureConfig
+from mgr_desktop.dsp.frames import span_samples
 from mgr_desktop.dsp.mel_cpu import filter_blocks, mel_power, periodic_hann
 from mgr_desktop.dsp.mel_scale import mel_frequencies, slaney_filterbank
 
@@ -109,8 +110,8 @@ class MelStream:
         if frames > max_frames:  # fell behind (e.g. the window was hidden): skip ahead
             self.next_frame_end += (frames - max_frames) * hop
             frames = max_frames
-        span = n_fft + (frames - 1) * hop
-        end = self.next_frame_end + (frames - 1) * hop
+        span = span_samples(frames, n_fft, hop)
+        end = self.next_frame_end + span - n_fft  # where the last of them ends
         chunk = latest(written - end + span)[:span]
         with torch.inference_mode():
             cols = self.mel(torch.from_numpy(chunk), center=False).numpy()

@@ -71,7 +71,7 @@ def test_long_files_get_a_sampled_verdict_and_short_ones_the_full_analysis(
         starts = [s.start for s in r.segments]
         assert starts == sorted(starts) and starts[0] > 3.0 and starts[-1] < 64.0  # spread
         assert sum(r.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
-    assert classify_sampled(engine, short, 5) is None  # 20 s < 2 x 5 segments: not worth it
+    assert classify_sampled(engine, short, 5) is None  # 20 s < 1.5 x 5 segments: not worth it
     full = engine.classify_file(short)
     assert len(full.segments) == 7 and not full.sampled
 
