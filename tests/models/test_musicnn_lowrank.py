@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import cast
 
+import pytest
 import torch
 
 from mgr_desktop.inference.engine import Engine
@@ -27,7 +28,11 @@ def _low_rank_weights(model: Musicnn, rank: int) -> None:
         b.bn.running_var.uniform_(0.5, 2, generator=gen)  # type: ignore[union-attr]
 
 
-def test_each_block_gives_the_plain_blocks_numbers_for_either_sign_of_gamma() -> None:
+@pytest.mark.parametrize("rows", [1, 8, 1000])  # 1000: every position at once, as on a GPU
+def test_each_block_gives_the_plain_blocks_numbers_for_either_sign_of_gamma(
+    rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(musicnn_lowrank, "CPU_ROWS", rows)
     torch.manual_seed(0)
     model = Musicnn().eval()
     _low_rank_weights(model, rank=5)
