@@ -31,6 +31,7 @@ from mgr_desktop.gui.track_loader import (
     TrackInfo,
     TrackLoader,
     TrackPicture,
+    freeze_long_lived,
 )
 from mgr_desktop.gui.transport_bar import SLIDER_STEPS, TransportBar
 
@@ -132,6 +133,7 @@ class FilesPanel(FileListPanel):
         self._set_genre_labels(list(engine.labels) if engine is not None else [])
         self.details.cancel()
         self.current_details, self._asked_details = None, False
+        freeze_long_lived()  # the model's objects: out of the collector's full passes
 
     def on_done(self, path: str, result: Any) -> None:
         super().on_done(path, result)

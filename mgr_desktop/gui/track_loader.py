@@ -234,13 +234,11 @@ class TrackLoader(QObject):
 
 
 def freeze_long_lived() -> None:
-    """Take every object alive after start-up (modules, torch, Qt wrappers) out of the cyclic
-    garbage collector's full passes. Walking them took ~0.36 s, with every thread (the GUI's
-    too) waiting on the interpreter; they live as long as the app anyway. Once only: a frozen
-    object is never collected, so a model loaded later (and replaced) must not be. (No
+    """Take every object alive now (modules, torch, librosa, Qt wrappers, a loaded model) out
+    of the cyclic garbage collector's full passes. Walking them took ~0.36 s, with every thread
+    (the GUI's too) waiting on the interpreter; they live as long as the app anyway. (No
     collection here: run from the loader's thread it deadlocked against a finalizer.)"""
-    if not gc.get_freeze_count():
-        gc.freeze()
+    gc.freeze()
 
 
 class ResultDetails(QObject):
