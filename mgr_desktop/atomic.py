@@ -27,7 +27,7 @@ import signal
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -228,6 +228,22 @@ def sweep(folder: str | os.PathLike[str], suffix: str) -> list[str]:
         if m and m.group(1) == suffix and _remove_if_left(entry.path):
             removed.append(entry.path)
     return removed
+
+
+class SweepOnce:
+    """`sweep` for the folder of each file written, the first time that folder comes up: a
+    run that writes into many folders clears each before its first write there."""
+
+    def __init__(self, sweep_folder: Callable[[str], list[str]]) -> None:
+        self._sweep, self._seen = sweep_folder, set[str]()
+
+    def __call__(self, path: str) -> tuple[str, list[str]]:
+        """(the file's folder, the leftovers removed from it now)."""
+        folder = os.path.dirname(os.path.realpath(path))
+        if folder in self._seen:
+            return folder, []
+        self._seen.add(folder)
+        return folder, self._sweep(folder)
 
 
 def _remove_if_left(path: str) -> bool:

@@ -12,11 +12,11 @@ write in a folder a run removes the temporary copies that killed runs left there
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from mgr_desktop.atomic import SweepOnce
 from mgr_desktop.commands.common import fail_usage
 from mgr_desktop.safetext import printable
 
@@ -126,11 +126,13 @@ class TagWriter:
     Lines go to stderr, so JSON and CSV on stdout stay machine-readable."""
 
     def __init__(self, options: TagOptions, cache: Any, engine: Any) -> None:
+        from mgr_desktop.audio.genre_tags import sweep_leftovers
+
         self.options = options
         self.cache, self.engine = cache, engine
         self.counts: dict[str, int] = {}
         self.failed = 0
-        self.swept: set[str] = set()  # folders cleared of earlier runs' leftovers
+        self.sweep = SweepOnce(sweep_leftovers)  # earlier runs' leftovers, once per folder
 
     @property
     def dry_run(self) -> bool:
@@ -187,13 +189,7 @@ class TagWriter:
                 remember(self.cache, self.engine, result, key)
 
     def _sweep(self, path: str) -> None:
-        from mgr_desktop.audio.genre_tags import sweep_leftovers
-
-        folder = os.path.dirname(os.path.realpath(path))
-        if folder in self.swept:
-            return
-        self.swept.add(folder)
-        removed = sweep_leftovers(folder)
+        folder, removed = self.sweep(path)
         if removed:
             self._say(
                 f"{printable(folder)}: removed {len(removed)} temporary "

@@ -5,7 +5,6 @@ status per row. What is written is decided by `audio.genre_tags`, as for the CLI
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mgr_desktop.atomic import SweepOnce
 from mgr_desktop.audio.genre_names import load_names, save_names
 from mgr_desktop.audio.genre_tags import (
     KEPT,
@@ -88,15 +88,11 @@ class TagWorker(QObject):
         self.reading_done.emit()
 
     def write(self, jobs: list[tuple[int, TagRequest, tuple[str, ...]]]) -> None:
-        swept: set[str] = set()
-        removed = 0
+        sweep, removed = SweepOnce(sweep_leftovers), 0  # as `classify --write-tags` does
         for row, item, genres in jobs:
             if self.stop.is_set():
                 return
-            folder = os.path.dirname(os.path.realpath(item.path))
-            if folder not in swept:  # as `classify --write-tags` does, once per folder
-                swept.add(folder)
-                removed += len(sweep_leftovers(folder))
+            removed += len(sweep(item.path)[1])
             try:
                 self.written.emit(row, write_genre(item.path, genres, expect=item.source), "")
             except TagError as e:
