@@ -20,7 +20,7 @@ from mgr_desktop.inference.results import FileFailure, Segment, TrackResult
 from mgr_desktop.inference.sampled import classify_sampled
 from mgr_desktop.models.aggregate import track_log_probs
 from mgr_desktop.models.checkpoint import LoadedModel, ModelInfo, load_model
-from mgr_desktop.models.musicnn_lowrank import LowRankModel, low_rank_genre_model
+from mgr_desktop.models.musicnn_lowrank import low_rank_genre_model
 from mgr_desktop.models.registry import get_architecture
 from mgr_desktop.verdict import SILENCE_DBFS, Decision, decide, outside_note
 
@@ -77,8 +77,8 @@ class Engine:
         self.threads = max(1, threads or torch.get_num_threads())
         # musicnn's front end in low-rank form: exact, and a sixth of the work for the shipped
         # model's filters; where it saves less, int8 is `auto` on a CPU.
-        fast = _low_rank_copy(loaded.model)
         asked = (precision or "auto").lower()
+        fast = low_rank_genre_model(loaded.model) if asked != "int8" else None
         low_rank_wins = fast is not None and fast.share <= LOW_RANK_OVER_INT8
         wants_int8 = asked == "int8" or (asked == "auto" and not low_rank_wins)
         int8 = _int8_copy(loaded.model) if wants_int8 and self.device.type == "cpu" else None
@@ -352,11 +352,6 @@ class TrackRun:
                 self.tags.append(tg)
             if em is not None:
                 self.embs.append(em)
-
-
-def _low_rank_copy(model: torch.nn.Module) -> LowRankModel | None:
-    """The model with its musicnn front end in low-rank form, where its weights gain."""
-    return low_rank_genre_model(model)
 
 
 def _int8_copy(model: torch.nn.Module) -> torch.nn.Module | None:

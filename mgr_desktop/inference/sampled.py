@@ -47,18 +47,18 @@ def classify_sampled(
     """The verdict from `count` segments, or None when the full analysis should run (a short
     track, or a length the header does not state). Raises AudioDecodeError."""
     cfg = engine.cfg
+    windows, levels = [], []
+    # One open file: its header's length, then a seek per segment.
     with open_audio(path, cfg.sample_rate, min_seconds=MIN_SECONDS) as audio:
         seconds = audio.estimated_duration
-    if not seconds or seconds < MIN_GAIN * count * cfg.segment_seconds:
-        return None
-    tail = _tail(path, engine, seconds)
-    if tail is None:  # the header promised more than the file holds: decode it all
-        return None
-    seconds, note = tail
-    total = int(seconds * cfg.sample_rate) // cfg.hop_length
-    starts = sampled_starts(total, cfg.segment_frames, count)
-    windows, levels = [], []
-    with open_audio(path, cfg.sample_rate) as audio:  # one open file, a seek per segment
+        if not seconds or seconds < MIN_GAIN * count * cfg.segment_seconds:
+            return None
+        tail = _tail(path, engine, seconds)
+        if tail is None:  # the header promised more than the file holds: decode it all
+            return None
+        seconds, note = tail
+        total = int(seconds * cfg.sample_rate) // cfg.hop_length
+        starts = sampled_starts(total, cfg.segment_frames, count)
         for start in starts:
             wave, missing = read_frames(audio, start, cfg.segment_frames, cfg.n_fft,
                                         cfg.hop_length)  # fmt: skip
