@@ -1,5 +1,5 @@
 import sys
 
-from mgr_desktop.cli import main
+from mgr_desktop.cli import entry
 
-sys.exit(main())
+sys.exit(entry())

@@ -6,6 +6,6 @@ import sys
 if __name__ == "__main__":
     # The training tab spawns its worker process by re-running this executable.
     multiprocessing.freeze_support()
-    from mgr_desktop.cli import main
+    from mgr_desktop.cli import entry
 
-    sys.exit(main())
+    sys.exit(entry())
