@@ -59,7 +59,8 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="candidate analyses every segment")
     args = ap.parse_args()
 
-    from mgr_desktop.inference.engine import SAMPLE_SEGMENTS, Engine
+    from mgr_desktop.inference.engine import Engine
+    from mgr_desktop.inference.track_audio import SAMPLE_SEGMENTS
     from mgr_desktop.paths import default_model_path
 
     sets = corpora(args.shared)

@@ -32,7 +32,7 @@ from pathlib import Path
 from benchmarks.classify_speed import librosa_features
 from benchmarks.common import best_of, machine, plain_engine
 from benchmarks.default_model_speed import AUDIO, debian_songs
-from mgr_desktop.inference.engine import SAMPLE_SEGMENTS
+from mgr_desktop.inference.track_audio import SAMPLE_SEGMENTS
 
 
 def library(files: Path | None) -> list[Path]:

@@ -31,12 +31,16 @@ from mgr_desktop.config import PRECISION_CHOICES
 from mgr_desktop.safetext import csv_cell, name_bytes, printable, readable
 
 if TYPE_CHECKING:  # parsing arguments must not import torch
+    from mgr_desktop.inference.decode_pool import DecodePool
     from mgr_desktop.inference.result_cache import FileKey, ResultCache
     from mgr_desktop.inference.results import FileFailure, TrackResult
 
 # Segments are 3 s: a hop under 0.1 s repeats each one 30 times over, and one past a minute
 # leaves most of the music unheard.
 MIN_HOP_SECONDS, MAX_HOP_SECONDS = 0.1, 60.0
+# Files the decoding processes start on while torch loads: about what two of them decode in
+# that time (a sampled song takes 0.1-0.3 s); a cache hit among them only costs that time.
+PREFETCH = 8
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -88,26 +92,27 @@ def run(args: argparse.Namespace) -> int:
     from mgr_desktop.audio.input_files import expand_inputs
     from mgr_desktop.inference.result_cache import ResultCache
     from mgr_desktop.inference.results import FileFailure
+    from mgr_desktop.inference.track_audio import SAMPLE_SEGMENTS
     from mgr_desktop.paths import model_or_default
 
     tags = tag_options(args)
     if isinstance(tags, int):
         return tags
-    from mgr_desktop.inference.engine import SAMPLE_SEGMENTS
-
-    engine = load_engine(
-        model_or_default(args.model), args.device, hop_seconds=args.hop,
-        precision=args.precision, sample_segments=0 if args.full else SAMPLE_SEGMENTS,
-    )  # fmt: skip
-    if engine is None:
-        return EXIT_USAGE
     files, problems = expand_inputs(args.paths)
     if not files and not problems:
         return fail_usage("no input files")
-    out = Writer(args.format, engine.labels, sys.stdout)
-    for prob in problems:
-        out.write(FileFailure(prob.path, prob.reason))
+    count = 0 if args.full else SAMPLE_SEGMENTS
     with contextlib.ExitStack() as stack:
+        decoders = _start_decoders(model_or_default(args.model), files, count, stack)
+        engine = load_engine(
+            model_or_default(args.model), args.device, hop_seconds=args.hop,
+            precision=args.precision, sample_segments=count,
+        )  # fmt: skip
+        if engine is None:
+            return EXIT_USAGE
+        out = Writer(args.format, engine.labels, sys.stdout)
+        for prob in problems:
+            out.write(FileFailure(prob.path, prob.reason))
         inputs = _read_stdin(files, stack, out)
         cache = None if getattr(args, "no_cache", False) else ResultCache()
         if cache is not None:
@@ -115,8 +120,9 @@ def run(args: argparse.Namespace) -> int:
         safe_cache = SpoolSkippingCache(cache, inputs.spooled) if cache is not None else None
         tagger = TagWriter(tags, safe_cache, engine) if tags is not None else None
         failed = (
-            len(problems) + inputs.failed + _classify_all(engine, inputs, safe_cache, out, tagger)
-        )
+            len(problems) + inputs.failed
+            + _classify_all(engine, inputs, safe_cache, out, tagger, decoders)
+        )  # fmt: skip
     if failed:
         print(f"{failed} of {len(files) + len(problems)} inputs failed", file=sys.stderr)
     if tagger is not None:
@@ -166,14 +172,39 @@ def _read_stdin(files: list[Path], stack: contextlib.ExitStack, out: Writer) -> 
     return inputs
 
 
-def _classify_all(engine: Any, inputs: Inputs, cache: Any, out: Writer, tagger: Any) -> int:
+def _start_decoders(
+    model: str, files: list[Path], count: int, stack: contextlib.ExitStack
+) -> DecodePool | None:
+    """Decoding processes, forked before torch is imported and already decoding the first
+    files while it loads (inference/decode_pool.py); None where there are none."""
+    from mgr_desktop.audio.input_files import is_stdin
+    from mgr_desktop.inference.decode_pool import DecodePool
+    from mgr_desktop.inference.track_audio import BLOCK_SECONDS
+    from mgr_desktop.models.metadata import read_info
+
+    decoders = DecodePool.start()
+    if decoders is None:
+        return None
+    stack.callback(decoders.close)
+    try:
+        features = read_info(model).features
+    except Exception:  # the engine's loader says why the model is refused, in its own words
+        return decoders
+    first = [f for f in files if not is_stdin(f)][:PREFETCH]
+    decoders.prefetch(first, (features, count, BLOCK_SECONDS))
+    return decoders
+
+
+def _classify_all(
+    engine: Any, inputs: Inputs, cache: Any, out: Writer, tagger: Any, decoders: Any
+) -> int:
     """Classify (through the result cache), write each result under its input's name, tag
     on request; the count of files that failed."""
     from mgr_desktop.inference.result_cache import cached_classify
     from mgr_desktop.inference.results import FileFailure, TrackResult
 
     failed = 0
-    results = cached_classify(engine, inputs.files, cache)
+    results = cached_classify(engine, inputs.files, cache, decoders)
     with progress(total=len(inputs.files), unit="file", desc="classifying") as bar:
         for file, name, result in zip(inputs.files, inputs.names, results, strict=True):
             spooled = str(file) != name

@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mgr_desktop.commands.common import load_engine
-    from mgr_desktop.inference.engine import SAMPLE_SEGMENTS
+    from mgr_desktop.inference.track_audio import SAMPLE_SEGMENTS
     from mgr_desktop.train.data import make_splits
     from mgr_desktop.train.dataset_tracks import DatasetError, discover
 

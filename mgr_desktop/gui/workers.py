@@ -43,7 +43,8 @@ class ModelLoader(QObject):
     @Slot(str, str)
     def load_model(self, path: str, device: str) -> None:
         from mgr_desktop.device import DeviceUnavailableError, describe
-        from mgr_desktop.inference.engine import SAMPLE_SEGMENTS, Engine
+        from mgr_desktop.inference.engine import Engine
+        from mgr_desktop.inference.track_audio import SAMPLE_SEGMENTS
         from mgr_desktop.models.checkpoint import CheckpointError
 
         try:

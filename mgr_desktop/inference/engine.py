@@ -6,6 +6,8 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -14,27 +16,35 @@ from mgr_desktop.audio.decode import MIN_SECONDS, AudioDecodeError, open_audio
 from mgr_desktop.config import FeatureConfig
 from mgr_desktop.device import pick_device, pick_precision
 from mgr_desktop.dsp.mel import LogMel, normalise, pad_to_window, segment_times
-from mgr_desktop.dsp.track_stream import SegmentCutter, TrackFeatures
+from mgr_desktop.dsp.track_stream import TrackFeatures
 from mgr_desktop.inference.fusion import optimise_for_inference
 from mgr_desktop.inference.results import FileFailure, Segment, TrackResult
-from mgr_desktop.inference.sampled import classify_sampled
+from mgr_desktop.inference.sampled import classify_sampled, sampled_verdict
+from mgr_desktop.inference.track_audio import (
+    BLOCK_SECONDS,
+    SampledAudio,
+    TrackAudio,
+    Unreadable,
+    WholeAudio,
+)
+from mgr_desktop.inference.track_run import TrackRun
 from mgr_desktop.models.aggregate import track_log_probs
 from mgr_desktop.models.checkpoint import LoadedModel, ModelInfo, load_model
 from mgr_desktop.models.musicnn_lowrank import low_rank_genre_model
 from mgr_desktop.models.registry import get_architecture
+from mgr_desktop.safetext import printable
 from mgr_desktop.verdict import SILENCE_DBFS, Decision, decide, outside_note
+
+if TYPE_CHECKING:
+    from mgr_desktop.inference.decode_pool import DecodePool
 
 # One verdict per file and model: the CLI and the window analyse with the same hop (segments
 # back to back) and the same sampling, so they agree and share the result cache.
 DEFAULT_HOP_SECONDS = 3.0
-# A long file's verdict from this many segments spread over it (inference/sampled.py): the
-# same verdict as every segment's on 34 of 34 real songs (benchmarks/RESULTS.md).
-SAMPLE_SEGMENTS = 20
 MIN_HOP_SECONDS, MAX_HOP_SECONDS = 0.1, 60.0
 # `auto` takes the exact low-rank front end over int8 where it needs at most this share of
 # the plain front end's multiplications (int8 runs ~3.5x faster than float32 here).
 LOW_RANK_OVER_INT8 = 0.35
-BLOCK_SECONDS = 10.0  # decoded audio in flight per file
 TOP_TAGS = 5
 NO_SIGNAL_NOTE = "no signal: the audio is silent or nearly so (below -60 dBFS)"
 log = logging.getLogger(__name__)
@@ -272,32 +282,59 @@ class Engine:
             return self.classify_blocks(audio.blocks(block_seconds), str(path), lambda: audio.note)
 
     def classify_files(
-        self, paths: Iterable[str | os.PathLike[str]], workers: int = 2
-    ) -> Iterator[TrackResult | FileFailure]:
-        """Results in input order, `workers` files in flight at once, in threads: libsndfile,
-        soxr, the FFT and torch release the GIL (PyAV's decoding mostly does not, yet worker
-        processes measured no faster on two cores). On the CPU each worker thread gets its
-        share of the engine's `threads`, set once as it starts (two files on one thread each
-        beat one file on two); nothing else's thread count changes."""
+        self, paths: Iterable[str | os.PathLike[str]], workers: int = 2,
+        decoders: DecodePool | None = None,
+    ) -> Iterator[TrackResult | FileFailure]:  # fmt: skip
+        """Results in input order, `workers` files in flight at once, in threads (libsndfile,
+        soxr, the FFT and torch release the GIL). With `decoders`, files are decoded in its
+        processes (PyAV holds the GIL) and the threads run features and model. On the CPU
+        each thread gets its share of the engine's `threads`, set once as it starts (two files
+        on one thread each beat one file on two); nothing else's thread count changes."""
         share = max(1, self.threads // workers) if self.device.type == "cpu" else self.threads
+        job = (self.cfg, self.sample_segments, BLOCK_SECONDS)
         with ThreadPoolExecutor(
             max_workers=workers,
             thread_name_prefix="classify",
             initializer=torch.set_num_threads,
             initargs=(share,),
         ) as pool:
-            pending: list[tuple[str, Future[TrackResult]]] = []
+
+            def start(p: str | os.PathLike[str]) -> tuple[str, Future[TrackResult]]:
+                read = decoders.read(p, job) if decoders is not None else None
+                return str(p), pool.submit(self._classify_read, p, read)
+
             it = iter(paths)
-            for p in it:
-                pending.append((str(p), pool.submit(self.classify_file, p)))
-                if len(pending) >= workers + 1:
-                    break
+            pending = [start(p) for _, p in zip(range(workers + 1), it, strict=False)]
             while pending:
                 name, fut = pending.pop(0)
                 nxt = next(it, None)
                 if nxt is not None:
-                    pending.append((str(nxt), pool.submit(self.classify_file, nxt)))
+                    pending.append(start(nxt))
                 yield self._finish(name, fut)
+
+    def _classify_read(
+        self, path: str | os.PathLike[str], read: Future[TrackAudio | None] | None
+    ) -> TrackResult:
+        """The verdict from a decoding process's audio; decoded here without one."""
+        if read is None:
+            return self.classify_file(path)
+        try:
+            audio = read.result()
+        except BrokenProcessPool:  # a decoding process died (killed, or out of memory)
+            log.warning("a decoding process died: decoding %s here", printable(str(path)))
+            return self.classify_file(path)
+        return self.classify_audio(path, audio)
+
+    def classify_audio(self, path: str | os.PathLike[str], audio: TrackAudio | None) -> TrackResult:
+        """The verdict from what `track_audio.read_track` read; None (too long to hold in
+        memory) streams the file here. Raises AudioDecodeError or InvalidOutputError."""
+        if isinstance(audio, Unreadable):
+            raise AudioDecodeError(path, audio.reason)
+        if isinstance(audio, SampledAudio):
+            return sampled_verdict(self, str(path), audio)
+        if isinstance(audio, WholeAudio):
+            return self.classify_blocks(audio.blocks, str(path), lambda: audio.note)
+        return self.classify_file(path, sampled=False)
 
     def _finish(self, name: str, fut: Future[TrackResult]) -> TrackResult | FileFailure:
         try:
@@ -313,64 +350,11 @@ class Engine:
             return FileFailure(name, f"unexpected error: {type(e).__name__}: {e}")
 
 
-class TrackRun:
-    """One track's segments through the model as its feature columns arrive; `finish` gives
-    the verdict. Keeps only the segments' outputs and the columns a pending segment needs."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.cutter = SegmentCutter(engine.cfg, engine.hop_seconds)
-        self.pending: list[torch.Tensor] = []
-        self.logp: list[torch.Tensor] = []
-        self.tags: list[torch.Tensor] = []
-        self.embs: list[torch.Tensor] = []
-
-    def push(self, columns: np.ndarray) -> None:
-        self.pending.extend(self.cutter.push(columns))
-        self._run()
-
-    def finish(self, samples: int, energy: np.ndarray, path: str, note: str) -> TrackResult:
-        """`samples`: decoded at the model's rate; `energy`: sums of squares per hop."""
-        e = self.engine
-        self.pending.extend(self.cutter.finish())
-        self._run(final=True)
-        starts = self.cutter.starts
-        return e._verdict(
-            path, samples / e.cfg.sample_rate, torch.cat(self.logp),
-            torch.cat(self.tags) if self.tags else None,
-            torch.cat(self.embs) if self.embs else None,
-            starts, segment_levels(energy, starts, e.cfg), note,
-        )  # fmt: skip
-
-    def _run(self, final: bool = False) -> None:
-        size = self.engine.batch_size
-        while len(self.pending) >= size or (final and self.pending):
-            batch, self.pending = self.pending[:size], self.pending[size:]
-            lp, tg, em = self.engine.segment_outputs(torch.stack(batch))
-            self.logp.append(lp)
-            if tg is not None:
-                self.tags.append(tg)
-            if em is not None:
-                self.embs.append(em)
-
-
 def _int8_copy(model: torch.nn.Module) -> torch.nn.Module | None:
     """The model with its musicnn front end in int8, where this CPU and its weights allow."""
     from mgr_desktop.models.musicnn_int8 import quantize_genre_model
 
     return quantize_genre_model(model)
-
-
-def segment_levels(energy: np.ndarray, starts: list[int], cfg: FeatureConfig) -> np.ndarray:
-    """RMS level in dBFS of each segment, from the track's per-hop sums of squares."""
-    n = max(1, cfg.segment_samples // cfg.hop_length)
-    cum = np.concatenate([[0.0], np.cumsum(energy)])
-    out = np.empty(len(starts))
-    for i, s in enumerate(starts):
-        lo, hi = min(s, len(energy)), min(s + n, len(energy))
-        power = (cum[hi] - cum[lo]) / (n * cfg.hop_length)
-        out[i] = 10.0 * np.log10(max(power, 1e-20))
-    return out
 
 
 def level_dbfs(wave: np.ndarray) -> float:

@@ -14,8 +14,8 @@ Each result is keyed by the file as it was just before it was decoded (`source_k
 neither tagged nor cached with a verdict that is not its own.
 
 The cache is a small SQLite file in the user's cache folder. It is only a cache: a corrupt,
-locked or unwritable database logs one warning and classification goes on without it for the
-rest of the run (a database another program holds locked costs one busy wait, not one a file).
+locked or unwritable database logs one warning and classification goes on without it (one
+busy wait for a database another program holds locked, not one a file).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from mgr_desktop.inference.results import FileFailure, TrackResult
 from mgr_desktop.safetext import name_bytes
 
 if TYPE_CHECKING:
+    from mgr_desktop.inference.decode_pool import DecodePool
     from mgr_desktop.inference.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -313,21 +314,22 @@ class ResultCache:
 
 
 def cached_classify(
-    engine: Engine, paths: Iterable[str | os.PathLike[str]], cache: ResultCache | None
-) -> Iterator[TrackResult | FileFailure]:
+    engine: Engine, paths: Iterable[str | os.PathLike[str]], cache: ResultCache | None,
+    decoders: DecodePool | None = None,
+) -> Iterator[TrackResult | FileFailure]:  # fmt: skip
     """`engine.classify_files` with the cache in front: results in input order, hits at once,
-    and only the misses decoded (in one stream, so the engine still overlaps decode and model).
-    Failures are never cached. Each result's `source_key` is the file's key just before it was
-    decoded (or the key its cached entry was stored under), and the cache keeps it under that."""
+    only the misses decoded (in one stream). Failures are never cached. Each result's
+    `source_key` is the file's key just before it was decoded (or its cached entry's key)."""
     paths = list(paths)
     model = _model_key_or_none(engine) if cache is not None and cache.enabled else None
     if cache is None or model is None:
-        yield from _decoded(engine, paths, None, "")
+        yield from _decoded(engine, paths, None, "", decoders)
         return
     cache.use_model(model)
     keys = [file_key(p) for p in paths]
     hit = [k is not None and cache.contains(model, k) for k in keys]
-    fresh = _decoded(engine, [p for p, h in zip(paths, hit, strict=True) if not h], cache, model)
+    fresh = _decoded(engine, [p for p, h in zip(paths, hit, strict=True) if not h], cache,
+                     model, decoders)  # fmt: skip
     for p, key, h in zip(paths, keys, hit, strict=True):
         result = cache.get(model, p, key) if h else None
         if result is not None:
@@ -340,8 +342,9 @@ def cached_classify(
 
 
 def _decoded(
-    engine: Engine, paths: list[str | os.PathLike[str]], cache: ResultCache | None, model: str
-) -> Iterator[TrackResult | FileFailure]:
+    engine: Engine, paths: list[str | os.PathLike[str]], cache: ResultCache | None, model: str,
+    decoders: DecodePool | None = None,
+) -> Iterator[TrackResult | FileFailure]:  # fmt: skip
     """engine.classify_files, each file's key taken as the engine takes the file (right before
     decoding it): the result is stored, and tagged, under the identity of what was decoded."""
     keys: list[FileKey | None] = []
@@ -351,7 +354,7 @@ def _decoded(
             keys.append(file_key(p))
             yield p
 
-    for i, result in enumerate(engine.classify_files(keyed())):
+    for i, result in enumerate(engine.classify_files(keyed(), decoders=decoders)):
         key = keys[i]  # the engine took path i before it could give its result
         if isinstance(result, TrackResult) and key is not None:
             _note_source(result, key)

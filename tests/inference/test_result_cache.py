@@ -34,10 +34,12 @@ class CountingEngine:
         self.precision = engine.precision
         self.seen: list[str] = []
 
-    def classify_files(self, paths: Iterable[str | os.PathLike[str]]) -> Iterator[object]:
+    def classify_files(
+        self, paths: Iterable[str | os.PathLike[str]], decoders: object = None
+    ) -> Iterator[object]:
         for p in paths:
             self.seen.append(str(p))
-            yield from self.engine.classify_files([p])
+            yield from self.engine.classify_files([p], decoders=decoders)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -329,8 +331,10 @@ def test_each_result_is_keyed_on_the_file_as_it_was_decoded(
     class SwappingEngine(CountingEngine):
         """Replaces the victim with another song once its result is made (decoded)."""
 
-        def classify_files(self, paths: Iterable[str | os.PathLike[str]]) -> Iterator[object]:
-            for r in super().classify_files(paths):
+        def classify_files(
+            self, paths: Iterable[str | os.PathLike[str]], decoders: object = None
+        ) -> Iterator[object]:
+            for r in super().classify_files(paths, decoders):
                 if getattr(r, "path", None) == str(victim) and not swapped:
                     other = write(tmp_path / "new.wav", tone(6.0, freq=900.0), 22050)
                     os.replace(other, victim)

@@ -14,7 +14,8 @@ from mgr_desktop.dsp.frames import read_frames
 from mgr_desktop.dsp.track_features import TrackFeatures
 from mgr_desktop.inference import result_codec as codec
 from mgr_desktop.inference.engine import Engine
-from mgr_desktop.inference.sampled import classify_sampled, sampled_starts
+from mgr_desktop.inference.sampled import classify_sampled
+from mgr_desktop.inference.track_audio import sampled_starts
 from tests.helpers import write
 
 
