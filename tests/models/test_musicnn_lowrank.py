@@ -29,10 +29,12 @@ def _low_rank_weights(model: Musicnn, rank: int) -> None:
 
 
 @pytest.mark.parametrize("rows", [1, 8, 1000])  # 1000: every position at once, as on a GPU
+@pytest.mark.parametrize("fft_from", [64, 10**6])  # long temporal filters by FFT, or not
 def test_each_block_gives_the_plain_blocks_numbers_for_either_sign_of_gamma(
-    rows: int, monkeypatch: pytest.MonkeyPatch
+    rows: int, fft_from: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(musicnn_lowrank, "CPU_ROWS", rows)
+    monkeypatch.setattr(musicnn_lowrank, "FFT_MIN_WIDTH", fft_from)
     torch.manual_seed(0)
     model = Musicnn().eval()
     _low_rank_weights(model, rank=5)
