@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # parsing arguments must not import torch
 # Segments are 3 s: a hop under 0.1 s repeats each one 30 times over, and one past a minute
 # leaves most of the music unheard.
 MIN_HOP_SECONDS, MAX_HOP_SECONDS = 0.1, 60.0
-# Files the decoding processes start on while torch loads: about what two of them decode in
+# Files the decoding process starts on while torch loads: about what it decodes in
 # that time (a sampled song takes 0.1-0.3 s); a cache hit among them only costs that time.
 PREFETCH = 8
 

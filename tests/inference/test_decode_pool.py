@@ -73,7 +73,7 @@ def test_the_command_gives_the_same_records_as_decoding_in_threads(
         capture_output=True, text=True, timeout=TIMEOUT, cwd=ROOT,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr  # the broken file
-    assert "decoding in 2 processes" in proc.stderr
+    assert "decoding in 1 process" in proc.stderr
     main([*args, str(library)])  # in this process: torch is loaded, so threads decode
     pooled, threaded = rows(proc.stdout), rows(capsys.readouterr().out)
     assert len(pooled) == len(threaded) == 5
@@ -95,7 +95,7 @@ def test_a_decoding_process_that_dies_costs_no_file(tmp_path: Path, cnn_model: P
         """
         import multiprocessing, os, signal, sys
         from mgr_desktop.inference.decode_pool import DecodePool
-        pool = DecodePool.start()
+        pool = DecodePool.start(2)
         assert pool is not None
         for child in multiprocessing.active_children():
             os.kill(child.pid, signal.SIGKILL)
@@ -147,7 +147,7 @@ def test_decoding_processes_end_when_their_parent_is_killed() -> None:
         """
         import multiprocessing, os, signal
         from mgr_desktop.inference.decode_pool import DecodePool
-        pool = DecodePool.start()
+        pool = DecodePool.start(2)
         print(*[c.pid for c in multiprocessing.active_children()], flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
         """,
