@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -52,9 +53,12 @@ class DecodePool:
 
     @classmethod
     def start(cls, workers: int = WORKERS) -> DecodePool | None:
-        """The pool, or None where it would not help or cannot be: not Linux, or torch already
-        imported (forking a process with torch's threads running is unsafe)."""
+        """The pool, or None where it would not help or cannot be safely forked: not Linux,
+        torch already imported, or other threads running (a lock one of them holds would
+        stay held in the child forever)."""
         if not sys.platform.startswith("linux") or "torch" in sys.modules:
+            return None
+        if threading.active_count() > 1:
             return None
         try:
             return cls(workers)

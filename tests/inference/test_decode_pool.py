@@ -168,3 +168,22 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return "\nState:\tZ" not in status  # a zombie has ended, waiting for init to reap it
+
+
+def test_no_decoding_process_is_forked_from_a_process_with_torch_or_other_threads() -> None:
+    proc = python(
+        """
+        import threading
+        from mgr_desktop.inference.decode_pool import DecodePool
+        stop = threading.Event()
+        waiting = threading.Thread(target=stop.wait)
+        waiting.start()
+        print(DecodePool.start() is None)  # another thread runs: no fork
+        stop.set()
+        waiting.join()
+        import torch
+        print(DecodePool.start() is None)  # torch is imported: no fork
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "True"]
