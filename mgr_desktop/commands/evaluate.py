@@ -20,6 +20,7 @@ from mgr_desktop.commands.common import (
 from mgr_desktop.safetext import printable
 
 if TYPE_CHECKING:  # loaded when the command runs, not when the parser is built
+    from mgr_desktop.inference.decode_pool import DecodePool
     from mgr_desktop.inference.results import FileFailure, TrackResult
     from mgr_desktop.train.metrics import Evaluation
 
@@ -39,6 +40,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mgr_desktop.inference.decode_pool import DecodePool
+
+    decoders = DecodePool.start()  # before torch is imported, as `classify` decodes
+    try:
+        return _evaluate(args, decoders)
+    finally:
+        if decoders is not None:
+            decoders.close()
+
+
+def _evaluate(args: argparse.Namespace, decoders: DecodePool | None) -> int:
     from mgr_desktop.commands.common import load_engine
     from mgr_desktop.inference.track_audio import SAMPLE_SEGMENTS
     from mgr_desktop.train.data import make_splits
@@ -66,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     tracks = [t for part in parts for t in getattr(split, part)]
     if not tracks:  # the fault-filtered split of a folder without its test tracks
         return fail_usage(f"the {args.split} split's test subset is empty for this folder")
-    results = list(engine.classify_files([t.path for t in tracks]))
+    results = list(engine.classify_files([t.path for t in tracks], decoders=decoders))
     # Indices into all the model's labels: an open-set model's "none of its genres" on a
     # track of one of its genres counts as wrong, as it would in the app.
     targets = [engine.all_labels.index(t.label) for t in tracks]

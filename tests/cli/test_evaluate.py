@@ -194,3 +194,29 @@ def test_an_old_script_passing_cache_still_runs_and_is_told_it_is_unused(
     proc = evaluate(trained_model, small_corpus, feature_cache, "--cache", str(feature_cache))
     assert proc.returncode == 0, proc.stderr
     assert "evaluate no longer uses --cache" in proc.stderr
+
+
+def test_decoding_processes_give_the_report_that_threads_give(
+    trained_model: Path, small_corpus: Path, feature_cache: Path, json_report: dict,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The command decodes in a process forked before torch loads; in this process (torch
+    loaded) the same command decodes in threads: the same verdicts, the same report."""
+    from mgr_desktop.cli import main
+
+    proc = evaluate(trained_model, small_corpus, feature_cache, "--format", "json", "-v")
+    assert proc.returncode == 0, proc.stderr
+    assert "decoding in 1 process" in proc.stderr
+    code = main(["evaluate", "--model", str(trained_model), "--data", str(small_corpus),
+                 "--device", "cpu", "--split", "all", "--format", "json"])  # fmt: skip
+    assert code == 0
+    threaded = json.loads(capsys.readouterr().out)
+    assert threaded.keys() == json_report.keys()
+    for key, value in json_report.items():
+        if isinstance(value, float):
+            assert threaded[key] == pytest.approx(value, abs=1e-6), key
+        elif key == "per_class":
+            for lab, m in value.items():
+                assert threaded[key][lab] == pytest.approx(m, abs=1e-6), lab
+        else:
+            assert threaded[key] == value, key
