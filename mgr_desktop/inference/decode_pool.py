@@ -3,8 +3,8 @@
 Why processes: PyAV runs Python for every packet and frame it decodes, holding the GIL, so a
 decoding thread slows the threads that run the model; and processes forked before torch is
 imported decode the first files while torch loads (1.3 s here), when the second core would
-otherwise wait. The whole `classify` of 34 songs went from 8.2-8.8 s to 6.8-7.3 s
-(benchmarks/RESULTS.md). Linux only: fork starts them cheaply there, and macOS and Windows
+otherwise wait (with the exit change in cli.entry, 34 songs took 7.1-7.8 s instead of 8.7-9.0:
+benchmarks/RESULTS.md). Linux only: fork starts them cheaply there, and macOS and Windows
 have no safe fork; there `start` gives None and the engine decodes in its threads as before.
 
 What crosses back is `track_audio.read_track`'s value: the same function the engine runs in
