@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         if cache is not None:
             stack.callback(cache.close)
         safe_cache = SpoolSkippingCache(cache, inputs.spooled) if cache is not None else None
-        tagger = TagWriter(tags, safe_cache, engine) if tags is not None else None
+        tagger = TagWriter(tags, safe_cache) if tags is not None else None
         failed = (
             len(problems) + inputs.failed
             + _classify_all(engine, inputs, safe_cache, out, tagger, decoders)
@@ -247,6 +247,10 @@ class SpoolSkippingCache:
         safe = self._key(key or file_key(result.path))
         if safe is not None:
             self._cache.put(model, result, safe)
+
+    def rekey(self, old: FileKey, new: FileKey) -> None:
+        if self._key(old) is not None:
+            self._cache.rekey(old, new)
 
     def close(self) -> None:
         self._cache.close()

@@ -5,7 +5,7 @@ The deciding (threshold, second genre, files that already have genres) is
 `genre_names`'s saved file, plus any `--genre-name LABEL=NAME` given for this run only.
 
 A verdict is written only into the file it was made from: the file must still be as it was
-just before it was decoded (`result_cache.source_key`), else it is refused. Before its first
+just before it was decoded (`result_source.source_key`), else it is refused. Before its first
 write in a folder a run removes the temporary copies that killed runs left there.
 """
 
@@ -125,11 +125,11 @@ class TagWriter:
     changed (or, with --dry-run, that would change or is kept) or that cannot be tagged.
     Lines go to stderr, so JSON and CSV on stdout stay machine-readable."""
 
-    def __init__(self, options: TagOptions, cache: Any, engine: Any) -> None:
+    def __init__(self, options: TagOptions, cache: Any) -> None:
         from mgr_desktop.audio.genre_tags import sweep_leftovers
 
         self.options = options
-        self.cache, self.engine = cache, engine
+        self.cache = cache
         self.counts: dict[str, int] = {}
         self.failed = 0
         self.sweep = SweepOnce(sweep_leftovers)  # earlier runs' leftovers, once per folder
@@ -172,7 +172,7 @@ class TagWriter:
         identity; SIGINT/SIGTERM wait for all three (atomic.hold_signals)."""
         from mgr_desktop.atomic import hold_signals
         from mgr_desktop.audio.genre_tags import TagError, tag_file
-        from mgr_desktop.inference.result_cache import remember, source_key
+        from mgr_desktop.inference.result_source import source_key
 
         source = source_key(result)
         with hold_signals():
@@ -185,8 +185,8 @@ class TagWriter:
             self._count("written")
             done = replace(change, old=old)
             self._say(f"{printable(result.path)}: {printable(done.describe())}")
-            if source is not None:  # a result of unknown origin is tagged, never cached
-                remember(self.cache, self.engine, result, key)
+            if source is not None and self.cache is not None:  # its audio is unchanged
+                self.cache.rekey(source, key)
 
     def _sweep(self, path: str) -> None:
         folder, removed = self.sweep(path)

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from mgr_desktop.inference.result_cache import source_key
+from mgr_desktop.inference.result_source import source_key
 from mgr_desktop.inference.results import FileFailure, TrackResult
 from mgr_desktop.verdict import is_uncertain, verdict_text
 

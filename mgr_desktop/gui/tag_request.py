@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from mgr_desktop.atomic import FileIdentity
 from mgr_desktop.audio.genre_tags import Verdict
 from mgr_desktop.gui.row_summary import ResultSummary
-from mgr_desktop.inference.result_cache import source_key
+from mgr_desktop.inference.result_source import source_key
 from mgr_desktop.inference.results import TrackResult
 
 

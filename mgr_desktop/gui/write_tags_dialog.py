@@ -39,10 +39,11 @@ from mgr_desktop.audio.genre_tags import (
     genre_text,
     read_genre,
     sweep_leftovers,
-    write_genre,
+    tag_file,
 )
 from mgr_desktop.gui.settings import Key, Settings
 from mgr_desktop.gui.tag_request import TagRequest, tag_request
+from mgr_desktop.inference.result_cache import ResultCache
 
 COLUMNS = ("File", "Current genre tag", "New genre", "Confidence", "Status")
 FILE, CURRENT, NEW, CONFIDENCE, STATUS = range(len(COLUMNS))
@@ -88,18 +89,28 @@ class TagWorker(QObject):
         self.reading_done.emit()
 
     def write(self, jobs: list[tuple[int, TagRequest, tuple[str, ...]]]) -> None:
-        sweep, removed = SweepOnce(sweep_leftovers), 0  # as `classify --write-tags` does
-        for row, item, genres in jobs:
-            if self.stop.is_set():
-                return
-            removed += len(sweep(item.path)[1])
-            try:
-                self.written.emit(row, write_genre(item.path, genres, expect=item.source), "")
-            except TagError as e:
-                self.written.emit(row, None, str(e))
-            except Exception as e:  # one odd file must not end the batch
-                self.written.emit(row, None, f"{type(e).__name__}: {e}")
+        # As `classify --write-tags` does: leftovers swept once per folder, and each written
+        # file's cached verdicts kept under its new identity (the audio is unchanged).
+        sweep, removed = SweepOnce(sweep_leftovers), 0
+        with ResultCache() as cache:  # this thread's connection
+            for row, item, genres in jobs:
+                if self.stop.is_set():
+                    return
+                removed += len(sweep(item.path)[1])
+                self._write_one(row, item, genres, cache)
         self.writing_done.emit(removed)
+
+    def _write_one(self, row: int, item: TagRequest, genres: tuple[str, ...], cache: ResultCache,
+                   ) -> None:  # fmt: skip
+        try:
+            old, key = tag_file(item.path, genres, expect=item.source)
+            if item.source is not None:
+                cache.rekey(item.source, key)
+            self.written.emit(row, old, "")
+        except TagError as e:
+            self.written.emit(row, None, str(e))
+        except Exception as e:  # one odd file must not end the batch
+            self.written.emit(row, None, f"{type(e).__name__}: {e}")
 
 
 class WriteTagsDialog(QDialog):

@@ -26,7 +26,6 @@ import logging
 import os
 import sqlite3
 import threading
-import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING
 from mgr_desktop.atomic import FileIdentity, identity
 from mgr_desktop.inference.model_identity import model_identity
 from mgr_desktop.inference.result_codec import decode, encode
+from mgr_desktop.inference.result_source import note_source
 from mgr_desktop.inference.results import FileFailure, TrackResult
 from mgr_desktop.safetext import name_bytes
 
@@ -296,6 +296,23 @@ class ResultCache:
             except sqlite3.Error as e:
                 self._failed(e, "writing")
 
+    def rekey(self, old: FileKey, new: FileKey) -> None:
+        """Every model's entry for the file `old` again under `new`: the same file after its tags
+        were rewritten (tag_file's identity), so the same audio and the same verdicts."""
+        if self._conn is None or old[0] != new[0]:
+            return
+        with self._lock:
+            if self._conn is None:
+                return
+            try:
+                self._conn.execute(
+                    f"UPDATE results SET ({_STAMP}) = (?, ?, ?, ?)"
+                    f" WHERE path = ? AND ({_STAMP}) = (?, ?, ?, ?)",
+                    (*new[1:], stored_path(old[0]), *old[1:]),
+                )
+            except sqlite3.Error as e:
+                self._failed(e, "writing")
+
     def close(self) -> None:
         with self._lock:
             self._close_locked()
@@ -333,7 +350,7 @@ def cached_classify(
     for p, key, h in zip(paths, keys, hit, strict=True):
         result = cache.get(model, p, key) if h else None
         if result is not None:
-            _note_source(result, key)
+            note_source(result, key)
         elif h:  # the entry went away after the check: classify this one alone
             result = next(_decoded(engine, [p], cache, model))
         else:
@@ -357,7 +374,7 @@ def _decoded(
     for i, result in enumerate(engine.classify_files(keyed(), decoders=decoders)):
         key = keys[i]  # the engine took path i before it could give its result
         if isinstance(result, TrackResult) and key is not None:
-            _note_source(result, key)
+            note_source(result, key)
             if cache is not None:
                 cache.put(model, result, key)
         yield result
@@ -369,32 +386,3 @@ def _model_key_or_none(engine: Engine) -> str | None:
     except OSError as e:  # the model file went away or cannot be read: classify uncached
         log.warning("result cache not used: cannot read the model file: %s", e.strerror or e)
         return None
-
-
-# The key of the file each live result was made from, by the result object (TrackResult is a
-# frozen dataclass with dict fields: not hashable, so by id, dropped when the result dies).
-_sources: dict[int, tuple[weakref.ref[TrackResult], FileKey]] = {}
-
-
-def _note_source(result: TrackResult, key: FileKey | None) -> None:
-    if key is None:
-        return
-    rid = id(result)
-    _sources[rid] = (weakref.ref(result, lambda _: _sources.pop(rid, None)), key)
-
-
-def source_key(result: TrackResult) -> FileKey | None:
-    """The key of the file as it was when `result` was made from it (before decoding, or as
-    cached), for results from cached_classify; None for any other result."""
-    entry = _sources.get(id(result))
-    return entry[1] if entry is not None and entry[0]() is result else None
-
-
-def remember(cache: ResultCache | None, engine: Engine, result: TrackResult, key: FileKey) -> None:
-    """Store `result` again under `key`, the identity of the file its tags were just rewritten
-    in (tag_file's): its audio, and so its verdict, is unchanged, but its mtime is new. Only
-    with the key of the file written: the file at the path now may be another one."""
-    if cache is not None and cache.enabled:
-        model = _model_key_or_none(engine)
-        if model is not None:
-            cache.put(model, result, key)

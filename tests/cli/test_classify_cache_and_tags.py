@@ -256,7 +256,7 @@ def test_no_verdict_and_outside_are_never_written(
         outside: bool = True
 
     for dry_run in (False, True):
-        tagger = TagWriter(TagOptions(0.0, dry_run, True, {}), None, None)
+        tagger = TagWriter(TagOptions(0.0, dry_run, True, {}), None)
         tagger.handle(Outside(str(silent)))  # type: ignore[arg-type]
         tagger.summary()
         err = capsys.readouterr().err

@@ -287,3 +287,30 @@ def test_the_window_offers_the_classified_rows(
     model.update(str(b), DONE, result(b, None, 0.0))
     window.write_tags_action.trigger()
     assert opened == [[(str(a), "rock", 0.8), (str(b), None, 0.0)]]
+
+
+def test_a_written_files_cached_verdicts_follow_it(
+    qtbot, app_home: Path, library: dict[str, Path]
+) -> None:
+    """Tagging gives a file a new identity but the same audio: every model's cached verdict
+    for it is kept under the new identity, as `classify --write-tags` keeps it, so the next
+    time the file is dropped it is not analysed again."""
+    from mgr_desktop.inference.result_cache import ResultCache
+
+    sure = library["sure"]
+    before = identity(sure)
+    assert before is not None
+    with ResultCache() as cache:
+        for model in ("model-a", "model-b"):
+            cache.put(model, result(sure, "rock", 0.9), before)
+    dlg = opened(qtbot, [TagRequest(str(sure), "rock", 0.9, source=before)])
+    write_all(qtbot, dlg)
+    assert status(dlg, 0) == "written"
+    after = identity(sure)
+    assert after is not None and after != before
+    with ResultCache() as cache:
+        for model in ("model-a", "model-b"):
+            assert not cache.contains(model, before)
+            assert cache.contains(model, after)
+            cached = cache.get(model, sure, after)
+            assert cached is not None and cached.genre == "rock"

@@ -323,7 +323,7 @@ def test_a_same_size_rewrite_with_its_mtime_restored_is_a_miss(
 def test_each_result_is_keyed_on_the_file_as_it_was_decoded(
     engine: Engine, songs: list[Path], app_home: Path, tmp_path: Path
 ) -> None:
-    from mgr_desktop.inference.result_cache import source_key
+    from mgr_desktop.inference.result_source import source_key
 
     victim = songs[2]
     swapped: list[str] = []
