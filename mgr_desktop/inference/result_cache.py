@@ -284,32 +284,29 @@ class ResultCache:
         except Exception as e:  # an odd result is simply not cached
             log.debug("not caching %s: %s", result.path, e)
             return
-        with self._lock:
-            if self._conn is None:
-                return
-            try:
-                self._conn.execute(
-                    f"INSERT OR REPLACE INTO results (path, model, {_STAMP}, doc, segments)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (stored_path(key[0]), model, *key[1:], doc, blob),
-                )
-            except sqlite3.Error as e:
-                self._failed(e, "writing")
+        self._write(
+            f"INSERT OR REPLACE INTO results (path, model, {_STAMP}, doc, segments)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (stored_path(key[0]), model, *key[1:], doc, blob),
+        )
 
     def rekey(self, old: FileKey, new: FileKey) -> None:
         """Every model's entry for the file `old` again under `new`: the same file after its tags
         were rewritten (tag_file's identity), so the same audio and the same verdicts."""
-        if self._conn is None or old[0] != new[0]:
-            return
+        if self._conn is not None and old[0] == new[0]:
+            self._write(
+                f"UPDATE results SET ({_STAMP}) = (?, ?, ?, ?)"
+                f" WHERE path = ? AND ({_STAMP}) = (?, ?, ?, ?)",
+                (*new[1:], stored_path(old[0]), *old[1:]),
+            )
+
+    def _write(self, statement: str, values: tuple[object, ...]) -> None:
+        """One statement under the lock; a database error turns the cache off (`_failed`)."""
         with self._lock:
             if self._conn is None:
                 return
             try:
-                self._conn.execute(
-                    f"UPDATE results SET ({_STAMP}) = (?, ?, ?, ?)"
-                    f" WHERE path = ? AND ({_STAMP}) = (?, ?, ?, ?)",
-                    (*new[1:], stored_path(old[0]), *old[1:]),
-                )
+                self._conn.execute(statement, values)
             except sqlite3.Error as e:
                 self._failed(e, "writing")
 
