@@ -101,13 +101,11 @@ def run(args: argparse.Namespace) -> int:
     files, problems = expand_inputs(args.paths)
     if not files and not problems:
         return fail_usage("no input files")
-    count = 0 if args.full else SAMPLE_SEGMENTS
+    model, count = model_or_default(args.model), 0 if args.full else SAMPLE_SEGMENTS
     with contextlib.ExitStack() as stack:
-        decoders = _start_decoders(model_or_default(args.model), files, count, stack)
-        engine = load_engine(
-            model_or_default(args.model), args.device, hop_seconds=args.hop,
-            precision=args.precision, sample_segments=count,
-        )  # fmt: skip
+        decoders = _start_decoders(model, files, count, stack)
+        engine = load_engine(model, args.device, hop_seconds=args.hop,
+                             precision=args.precision, sample_segments=count)  # fmt: skip
         if engine is None:
             return EXIT_USAGE
         out = Writer(args.format, engine.labels, sys.stdout)
